@@ -1,0 +1,204 @@
+//! [`TechCentrixAuth`]: the configured service state (keys, stores, hook), shared by every
+//! layer and service built from it; cloning it copies a pointer.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::endpoints::{AuthEndpointsLayer, AuthService};
+use crate::events::{AuthEvents, NoEvents};
+use crate::rate_limit::{MemoryRateLimiter, RateLimiter};
+use crate::store::{ApiKeyValidator, MemoryUserStore, UserStore};
+use crate::token::SigningKeys;
+use crate::{AuthConfig, ConfigError, StoreError};
+
+/// The auth service's state: configuration, signing keys, key validator, user store and
+/// event hook.
+///
+/// Build one with [`TechCentrixAuth::builder`], then mount it with [`TechCentrixAuth::layer`]
+/// (wraps a whole application) or [`TechCentrixAuth::service`] (for routers that mount by
+/// path).
+///
+/// ```
+/// use techcentrix_auth::{ApiKey, JwtSecret, MemoryApiKeyValidator, MemoryUserStore, TechCentrixAuth};
+/// use techcentrix_auth::token::SigningKeys;
+///
+/// let auth = TechCentrixAuth::builder()
+///     .api_keys(MemoryApiKeyValidator::new().with_key("demo", &ApiKey::generate()))
+///     .user_store(MemoryUserStore::new())
+///     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+///     .build()
+///     .unwrap();
+/// let _layer = auth.layer();
+/// ```
+#[derive(Clone)]
+pub struct TechCentrixAuth {
+    pub(crate) shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) config: AuthConfig,
+    pub(crate) keys: SigningKeys,
+    pub(crate) api_keys: Arc<dyn ApiKeyValidator>,
+    pub(crate) users: Arc<dyn UserStore>,
+    pub(crate) events: Arc<dyn AuthEvents>,
+    pub(crate) rate_limiter: Option<Arc<dyn RateLimiter>>,
+}
+
+impl Shared {
+    /// Runs a store call under the configured timeout.
+    pub(crate) async fn store_call<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.config.store_timeout, call)
+            .await
+            .unwrap_or_else(|_| Err(StoreError::timeout()))
+    }
+}
+
+impl TechCentrixAuth {
+    /// Starts a builder.
+    pub fn builder() -> AuthBuilder {
+        AuthBuilder::default()
+    }
+
+    /// A layer that serves the auth endpoints on their paths and passes every other request
+    /// to the service it wraps.
+    pub fn layer(&self) -> AuthEndpointsLayer {
+        AuthEndpointsLayer::new(self.clone())
+    }
+
+    /// A service that serves the auth endpoints and answers `404` for any other path.
+    pub fn service(&self) -> AuthService {
+        AuthService::standalone(self.clone())
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &AuthConfig {
+        &self.shared.config
+    }
+
+    /// The signing keys.
+    pub fn signing_keys(&self) -> &SigningKeys {
+        &self.shared.keys
+    }
+
+    /// The user store.
+    pub fn user_store(&self) -> &Arc<dyn UserStore> {
+        &self.shared.users
+    }
+}
+
+impl fmt::Debug for TechCentrixAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TechCentrixAuth")
+            .field("config", &self.shared.config)
+            .field("keys", &self.shared.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`TechCentrixAuth`]. The key validator and the signing keys are required; the
+/// user store defaults to [`MemoryUserStore`], the configuration to [`AuthConfig::default`]
+/// and the event hook to [`NoEvents`].
+#[derive(Default)]
+pub struct AuthBuilder {
+    config: Option<AuthConfig>,
+    keys: Option<SigningKeys>,
+    api_keys: Option<Arc<dyn ApiKeyValidator>>,
+    users: Option<Arc<dyn UserStore>>,
+    events: Option<Arc<dyn AuthEvents>>,
+    rate_limiter: Option<Arc<dyn RateLimiter>>,
+}
+
+impl AuthBuilder {
+    /// Sets the configuration.
+    pub fn config(mut self, config: AuthConfig) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Sets the signing keys.
+    pub fn signing_keys(mut self, keys: SigningKeys) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Sets the API-key validator.
+    pub fn api_keys(mut self, validator: impl ApiKeyValidator) -> Self {
+        self.api_keys = Some(Arc::new(validator));
+        self
+    }
+
+    /// Sets the API-key validator from a shared one.
+    pub fn api_keys_arc(mut self, validator: Arc<dyn ApiKeyValidator>) -> Self {
+        self.api_keys = Some(validator);
+        self
+    }
+
+    /// Sets the user store.
+    pub fn user_store(mut self, store: impl UserStore) -> Self {
+        self.users = Some(Arc::new(store));
+        self
+    }
+
+    /// Sets the user store from a shared one.
+    pub fn user_store_arc(mut self, store: Arc<dyn UserStore>) -> Self {
+        self.users = Some(store);
+        self
+    }
+
+    /// Sets the event hook.
+    pub fn events(mut self, events: impl AuthEvents) -> Self {
+        self.events = Some(Arc::new(events));
+        self
+    }
+
+    /// Limits each API key to `per_second` requests a second with an in-memory
+    /// [`MemoryRateLimiter`]; 0 turns the limit off.
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limiter = (per_second > 0)
+            .then(|| Arc::new(MemoryRateLimiter::new(per_second)) as Arc<dyn RateLimiter>);
+        self
+    }
+
+    /// Sets the rate limiter (none by default).
+    pub fn rate_limiter(mut self, limiter: impl RateLimiter) -> Self {
+        self.rate_limiter = Some(Arc::new(limiter));
+        self
+    }
+
+    /// Checks the configuration and builds.
+    pub fn build(self) -> Result<TechCentrixAuth, ConfigError> {
+        let config = self.config.unwrap_or_default();
+        config.validate()?;
+        let keys = self
+            .keys
+            .ok_or_else(|| ConfigError::new("signing_keys", "required"))?;
+        let api_keys = self
+            .api_keys
+            .ok_or_else(|| ConfigError::new("api_keys", "required"))?;
+        Ok(TechCentrixAuth {
+            shared: Arc::new(Shared {
+                config,
+                keys,
+                api_keys,
+                users: self
+                    .users
+                    .unwrap_or_else(|| Arc::new(MemoryUserStore::new())),
+                events: self.events.unwrap_or_else(|| Arc::new(NoEvents)),
+                rate_limiter: self.rate_limiter,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for AuthBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthBuilder")
+            .field("config", &self.config)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}

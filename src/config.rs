@@ -1,0 +1,174 @@
+//! What a host can tune: paths, limits, lifetimes and the issuer ([`AuthConfig`]), and the
+//! error of a bad setting ([`ConfigError`]).
+
+use std::fmt;
+use std::time::Duration;
+
+/// Paths, limits and lifetimes of the auth endpoints. `Default` is the SPEC's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use techcentrix_auth::AuthConfig;
+///
+/// let config = AuthConfig::default()
+///     .with_issuer("auth.example.com")
+///     .with_one_time_token_ttl(Duration::from_secs(30));
+/// assert!(config.validate().is_ok());
+/// assert!(AuthConfig::default()
+///     .with_one_time_token_ttl(Duration::from_secs(3601))
+///     .validate()
+///     .is_err());
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// Path of the external sign-up-or-in endpoint. Default `/user/api/auth/external`.
+    pub external_path: String,
+    /// Largest request body accepted, in bytes. Default 16,384.
+    pub body_limit: usize,
+    /// Lifetime of a oneTimeToken, 1 s to 1 h. Default 60 s.
+    pub one_time_token_ttl: Duration,
+    /// Lifetime of an access token, 1 s to 24 h. Default 15 min.
+    pub access_token_ttl: Duration,
+    /// The `iss` claim. Default `techcentrix-auth`.
+    pub issuer: String,
+    /// How long a store call may take before the request answers 503/7. Default 3 s.
+    pub store_timeout: Duration,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            external_path: "/user/api/auth/external".to_owned(),
+            body_limit: 16 * 1024,
+            one_time_token_ttl: Duration::from_secs(60),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            issuer: "techcentrix-auth".to_owned(),
+            store_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The longest oneTimeToken lifetime allowed.
+    pub const MAX_ONE_TIME_TOKEN_TTL: Duration = Duration::from_secs(3600);
+    /// The longest access token lifetime allowed.
+    pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(86_400);
+
+    /// Sets the path of the external endpoint.
+    pub fn with_external_path(mut self, path: impl Into<String>) -> Self {
+        self.external_path = path.into();
+        self
+    }
+
+    /// Sets the body limit in bytes.
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Sets the oneTimeToken lifetime.
+    pub fn with_one_time_token_ttl(mut self, ttl: Duration) -> Self {
+        self.one_time_token_ttl = ttl;
+        self
+    }
+
+    /// Sets the access token lifetime.
+    pub fn with_access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.access_token_ttl = ttl;
+        self
+    }
+
+    /// Sets the `iss` claim.
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = issuer.into();
+        self
+    }
+
+    /// Sets the store timeout.
+    pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
+    /// Checks every setting against its bounds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.external_path.starts_with('/') {
+            return Err(ConfigError::new("external_path", "must start with `/`"));
+        }
+        if self.body_limit == 0 {
+            return Err(ConfigError::new("body_limit", "must be at least 1 byte"));
+        }
+        check_ttl(
+            "one_time_token_ttl",
+            self.one_time_token_ttl,
+            Self::MAX_ONE_TIME_TOKEN_TTL,
+        )?;
+        check_ttl(
+            "access_token_ttl",
+            self.access_token_ttl,
+            Self::MAX_ACCESS_TOKEN_TTL,
+        )?;
+        if self.issuer.is_empty() {
+            return Err(ConfigError::new("issuer", "must not be empty"));
+        }
+        if self.store_timeout.is_zero() {
+            return Err(ConfigError::new("store_timeout", "must be more than zero"));
+        }
+        Ok(())
+    }
+}
+
+fn check_ttl(name: &'static str, ttl: Duration, max: Duration) -> Result<(), ConfigError> {
+    if ttl < Duration::from_secs(1) || ttl > max || ttl.subsec_nanos() != 0 {
+        return Err(ConfigError::new(
+            name,
+            format!("must be whole seconds from 1 to {}", max.as_secs()),
+        ));
+    }
+    Ok(())
+}
+
+/// A setting that cannot be used: names the setting (or environment variable) and why.
+///
+/// ```
+/// use techcentrix_auth::ConfigError;
+///
+/// let err = ConfigError::new("TCX_LISTEN", "not an address");
+/// assert_eq!(err.to_string(), "TCX_LISTEN: not an address");
+/// assert_eq!(err.setting(), "TCX_LISTEN");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    setting: String,
+    reason: String,
+}
+
+impl ConfigError {
+    /// A problem with `setting`.
+    pub fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The setting or variable at fault.
+    pub fn setting(&self) -> &str {
+        &self.setting
+    }
+
+    /// The same problem, reported under another name (e.g. the environment variable
+    /// that carried the setting).
+    pub fn renamed(mut self, setting: impl Into<String>) -> Self {
+        self.setting = setting.into();
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.setting, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}

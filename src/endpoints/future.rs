@@ -1,0 +1,76 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+
+use super::ResponseBody;
+
+pub(crate) type AuthFuture = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
+
+pin_project! {
+    /// The response future of [`AuthEndpoints`](super::AuthEndpoints): the inner service's
+    /// future untouched, or an auth endpoint's.
+    #[project = FutureProj]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Inner { #[pin] future: F },
+        Auth { future: AuthFuture },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn inner(future: F) -> Self {
+        ResponseFuture {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    pub(crate) fn auth(future: AuthFuture) -> Self {
+        ResponseFuture {
+            kind: Kind::Auth { future },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future
+                .poll(cx)
+                .map(|result| result.map(|res| res.map(ResponseBody::inner))),
+            KindProj::Auth { future } => future
+                .as_mut()
+                .poll(cx)
+                .map(|res| Ok(res.map(ResponseBody::auth))),
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::Inner { .. } => "Inner",
+            Kind::Auth { .. } => "Auth",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("kind", &kind)
+            .finish()
+    }
+}

@@ -1,0 +1,360 @@
+//! The reference servers' environment (SPEC §6): [`EnvConfig::from_env`] reads and checks
+//! every variable, [`EnvConfig::build`] opens the stores and returns a ready
+//! [`TechCentrixAuth`].
+//!
+//! Every error names the variable at fault and never repeats a secret.
+//!
+//! ```
+//! use techcentrix_auth::env::EnvConfig;
+//!
+//! let vars = [("TCX_LISTEN", "127.0.0.1:0"), ("TCX_DATABASE_URL", "memory:")];
+//! let config = EnvConfig::from_lookup(|name| {
+//!     vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+//! })
+//! .unwrap();
+//! assert_eq!(config.listen.port(), 0);
+//!
+//! let bad = EnvConfig::from_lookup(|name| (name == "TCX_ONE_TIME_TOKEN_TTL").then(|| "0".to_string()));
+//! assert!(bad.unwrap_err().to_string().starts_with("TCX_ONE_TIME_TOKEN_TTL"));
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::events::AuthEvents;
+use crate::store::{ApiKeyValidator, MemoryUserStore, UserStore};
+use crate::token::SigningKeys;
+use crate::{
+    ApiKey, AppId, AuthConfig, ChainedApiKeyValidator, ConfigError, JwtSecret,
+    MemoryApiKeyValidator, TechCentrixAuth,
+};
+
+/// Where users and stored keys live, from `TCX_DATABASE_URL`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `memory:`: nothing survives a restart.
+    Memory,
+    /// `sqlite://PATH`: the path as given (relative to the working directory unless it
+    /// starts with `/`).
+    Sqlite(String),
+}
+
+/// The reference servers' settings, read from the environment.
+#[derive(Clone, Debug)]
+pub struct EnvConfig {
+    /// `TCX_LISTEN`: the address to bind. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// `TCX_API_KEYS`: `app:key` entries. Empty means one generated key for app `demo`.
+    pub api_keys: Vec<(AppId, ApiKey)>,
+    /// `TCX_JWT_SECRET`: the HS512 secret; `None` means a random one per process.
+    pub jwt_secret: Option<JwtSecret>,
+    /// `TCX_DATABASE_URL`. Default `sqlite://techcentrix-auth.db`.
+    pub database: DatabaseUrl,
+    /// `TCX_RATE_LIMIT`: requests per second per key, 0 = off.
+    pub rate_limit: u32,
+    /// The library settings: `TCX_STORE_TIMEOUT`, `TCX_ONE_TIME_TOKEN_TTL`,
+    /// `TCX_ACCESS_TOKEN_TTL`, `TCX_ISSUER`.
+    pub auth: AuthConfig,
+}
+
+/// What [`EnvConfig::build`] made: the auth state and what the server should tell its
+/// operator at start.
+#[derive(Debug)]
+pub struct EnvServer {
+    /// The ready state.
+    pub auth: TechCentrixAuth,
+    /// The key generated for app `demo` when `TCX_API_KEYS` was unset: print it once.
+    pub demo_key: Option<ApiKey>,
+    /// Warnings for the operator (e.g. a random signing secret).
+    pub warnings: Vec<String>,
+}
+
+impl EnvConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables through `lookup` (a variable set to the empty string counts as
+    /// unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let listen = match var("TCX_LISTEN") {
+            Some(v) => v.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    "TCX_LISTEN",
+                    format!("`{v}` is not an address like 127.0.0.1:8080"),
+                )
+            })?,
+            None => SocketAddr::from(([127, 0, 0, 1], 8080)),
+        };
+        let api_keys = match var("TCX_API_KEYS") {
+            Some(v) => parse_api_keys(&v)?,
+            None => Vec::new(),
+        };
+        let jwt_secret = var("TCX_JWT_SECRET")
+            .map(|v| JwtSecret::new(v.into_bytes()).map_err(|e| e.renamed("TCX_JWT_SECRET")))
+            .transpose()?;
+        let database = match var("TCX_DATABASE_URL") {
+            Some(v) => parse_database_url(&v)?,
+            None => DatabaseUrl::Sqlite("techcentrix-auth.db".to_owned()),
+        };
+        if var("TCX_REDIS_URL").is_some() {
+            return Err(ConfigError::new(
+                "TCX_REDIS_URL",
+                "this build has no Redis backend (the `redis` feature is not available in this version); unset it",
+            ));
+        }
+        if var("TCX_SIGNING_KEYS").is_some() {
+            return Err(ConfigError::new(
+                "TCX_SIGNING_KEYS",
+                "asymmetric signing keys are not supported by this version; use TCX_JWT_SECRET",
+            ));
+        }
+        let mut auth = AuthConfig::default();
+        if let Some(v) = var("TCX_STORE_TIMEOUT") {
+            let secs: f64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "TCX_STORE_TIMEOUT",
+                        format!("`{v}` is not a number of seconds from 0 (excluded) to 3600"),
+                    )
+                })?;
+            auth.store_timeout = Duration::from_secs_f64(secs);
+        }
+        if let Some(v) = var("TCX_ONE_TIME_TOKEN_TTL") {
+            auth.one_time_token_ttl = seconds("TCX_ONE_TIME_TOKEN_TTL", &v, 3600)?;
+        }
+        if let Some(v) = var("TCX_ACCESS_TOKEN_TTL") {
+            auth.access_token_ttl = seconds("TCX_ACCESS_TOKEN_TTL", &v, 86_400)?;
+        }
+        if let Some(v) = lookup("TCX_ISSUER") {
+            if v.trim().is_empty() || v.chars().any(char::is_control) {
+                return Err(ConfigError::new(
+                    "TCX_ISSUER",
+                    "must be a non-empty string without control characters",
+                ));
+            }
+            auth.issuer = v;
+        }
+        let rate_limit = match var("TCX_RATE_LIMIT") {
+            Some(v) => v.trim().parse().map_err(|_| {
+                ConfigError::new(
+                    "TCX_RATE_LIMIT",
+                    format!("`{v}` is not a whole number of requests per second"),
+                )
+            })?,
+            None => 0,
+        };
+        auth.validate()?;
+        Ok(EnvConfig {
+            listen,
+            api_keys,
+            jwt_secret,
+            database,
+            rate_limit,
+            auth,
+        })
+    }
+
+    /// Opens the stores and builds the state. An unreachable or unusable store is an error
+    /// naming `TCX_DATABASE_URL`.
+    pub async fn build(&self, events: impl AuthEvents) -> Result<EnvServer, ConfigError> {
+        let mut warnings = Vec::new();
+        let env_keys = MemoryApiKeyValidator::new();
+        let mut demo_key = None;
+        if self.api_keys.is_empty() {
+            let key = ApiKey::generate();
+            env_keys.insert("demo", &key);
+            demo_key = Some(key);
+        }
+        for (app, key) in &self.api_keys {
+            env_keys.insert(app.clone(), key);
+        }
+        let env_keys: Arc<dyn ApiKeyValidator> = Arc::new(env_keys);
+        let secret = match &self.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => {
+                warnings.push(
+                    "TCX_JWT_SECRET is unset: tokens are signed with a random secret that dies with this process".to_owned(),
+                );
+                JwtSecret::generate()
+            }
+        };
+        let (api_keys, users): (Arc<dyn ApiKeyValidator>, Arc<dyn UserStore>) = match &self.database
+        {
+            DatabaseUrl::Memory => (env_keys, Arc::new(MemoryUserStore::new())),
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite(path) => {
+                use crate::store::sqlite;
+                let pool = sqlite::open(path).await.map_err(|e| {
+                    ConfigError::new(
+                        "TCX_DATABASE_URL",
+                        format!("cannot open sqlite://{path}: {e}"),
+                    )
+                })?;
+                let stored: Arc<dyn ApiKeyValidator> =
+                    Arc::new(sqlite::SqliteApiKeyStore::new(pool.clone()));
+                (
+                    Arc::new(ChainedApiKeyValidator::new(vec![env_keys, stored])),
+                    Arc::new(sqlite::SqliteUserStore::new(pool)),
+                )
+            }
+            #[cfg(not(feature = "sqlite"))]
+            DatabaseUrl::Sqlite(_) => {
+                return Err(ConfigError::new(
+                    "TCX_DATABASE_URL",
+                    "the SQLite backend is not compiled in; enable the `sqlite` feature",
+                ));
+            }
+        };
+        let auth = TechCentrixAuth::builder()
+            .config(self.auth.clone())
+            .signing_keys(SigningKeys::hs512(secret))
+            .api_keys_arc(api_keys)
+            .user_store_arc(users)
+            .events(events)
+            .rate_limit(self.rate_limit)
+            .build()?;
+        Ok(EnvServer {
+            auth,
+            demo_key,
+            warnings,
+        })
+    }
+}
+
+fn seconds(name: &str, value: &str, max: u64) -> Result<Duration, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(secs) if (1..=max).contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(ConfigError::new(
+            name,
+            format!("`{value}` is not a whole number of seconds from 1 to {max}"),
+        )),
+    }
+}
+
+fn parse_api_keys(value: &str) -> Result<Vec<(AppId, ApiKey)>, ConfigError> {
+    let mut keys = Vec::new();
+    for (n, entry) in value.split(',').enumerate() {
+        let entry = entry.trim();
+        let fail =
+            |why: String| ConfigError::new("TCX_API_KEYS", format!("entry {}: {why}", n + 1));
+        if entry.is_empty() {
+            return Err(fail("is empty (expected app:key)".into()));
+        }
+        let Some((app, key)) = entry.split_once(':') else {
+            return Err(fail("has no `:` (expected app:key)".into()));
+        };
+        if app.is_empty() || app.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(fail("the app id must be non-empty, without spaces".into()));
+        }
+        if key.chars().count() < 32 {
+            return Err(fail(format!(
+                "the key for app `{app}` is shorter than 32 characters"
+            )));
+        }
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(fail(format!(
+                "the key for app `{app}` must be printable ASCII without spaces"
+            )));
+        }
+        keys.push((AppId::from(app), ApiKey::new(key)));
+    }
+    Ok(keys)
+}
+
+fn parse_database_url(value: &str) -> Result<DatabaseUrl, ConfigError> {
+    let value = value.trim();
+    if value == "memory:" {
+        return Ok(DatabaseUrl::Memory);
+    }
+    if let Some(path) = value.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(ConfigError::new(
+                "TCX_DATABASE_URL",
+                "sqlite:// needs a path, e.g. sqlite://techcentrix-auth.db",
+            ));
+        }
+        return Ok(DatabaseUrl::Sqlite(path.to_owned()));
+    }
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        return Err(ConfigError::new(
+            "TCX_DATABASE_URL",
+            "this build has no PostgreSQL backend (the `postgres` feature is not available in this version)",
+        ));
+    }
+    Err(ConfigError::new(
+        "TCX_DATABASE_URL",
+        "expected sqlite://PATH, postgres://… or memory:",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<EnvConfig, ConfigError> {
+        EnvConfig::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            c.database,
+            DatabaseUrl::Sqlite("techcentrix-auth.db".into())
+        );
+        assert_eq!(c.auth.one_time_token_ttl, Duration::from_secs(60));
+        assert_eq!(c.auth.issuer, "techcentrix-auth");
+        assert_eq!(c.rate_limit, 0);
+    }
+
+    #[test]
+    fn short_api_key_is_refused_without_echoing_it() {
+        let err = config(&[("TCX_API_KEYS", "acme:tooshort-secret")]).unwrap_err();
+        assert_eq!(err.setting(), "TCX_API_KEYS");
+        assert!(!err.to_string().contains("tooshort-secret"));
+    }
+
+    #[test]
+    fn several_keys_per_app() {
+        let a = "a".repeat(32);
+        let b = "b".repeat(40);
+        let c = config(&[("TCX_API_KEYS", &format!("acme:{a}, acme:{b},other:{a}"))]).unwrap();
+        assert_eq!(c.api_keys.len(), 3);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("TCX_LISTEN", "nowhere"),
+            ("TCX_JWT_SECRET", "short"),
+            ("TCX_DATABASE_URL", "mysql://x"),
+            ("TCX_STORE_TIMEOUT", "-1"),
+            ("TCX_ONE_TIME_TOKEN_TTL", "3601"),
+            ("TCX_ACCESS_TOKEN_TTL", "0"),
+            ("TCX_RATE_LIMIT", "fast"),
+            ("TCX_REDIS_URL", "redis://127.0.0.1"),
+        ] {
+            let err = config(&[(name, value)]).unwrap_err();
+            assert_eq!(err.setting(), name, "{err}");
+        }
+    }
+
+    #[test]
+    fn jwt_secret_is_not_echoed() {
+        let err = config(&[("TCX_JWT_SECRET", "hunter2")]).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"));
+    }
+}

@@ -1,0 +1,74 @@
+//! The event hook: observe sign-ups, sign-ins and rejected keys for audit logs and metrics.
+
+use crate::{AppId, UserId};
+
+/// Something that happened at an endpoint. Never carries a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthEvent {
+    /// A partner's call created a user.
+    SignedUp {
+        /// The partner app.
+        app: AppId,
+        /// The new user.
+        user: UserId,
+    },
+    /// A partner's call found an existing user (and updated a changed profile).
+    SignedIn {
+        /// The partner app.
+        app: AppId,
+        /// The user.
+        user: UserId,
+    },
+    /// A request carried a missing, malformed or unknown API key.
+    KeyRejected,
+}
+
+/// Receives [`AuthEvent`]s. Called on the request's task: keep it quick, or hand the event
+/// to a channel.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use techcentrix_auth::events::{AuthEvent, AuthEvents};
+///
+/// #[derive(Default)]
+/// struct CountSignUps(AtomicUsize);
+///
+/// impl AuthEvents for CountSignUps {
+///     fn on_event(&self, event: &AuthEvent) {
+///         if let AuthEvent::SignedUp { .. } = event {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///     }
+/// }
+/// ```
+pub trait AuthEvents: Send + Sync + 'static {
+    /// Called once per event.
+    fn on_event(&self, event: &AuthEvent);
+}
+
+/// The default hook: does nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoEvents;
+
+impl AuthEvents for NoEvents {
+    fn on_event(&self, _event: &AuthEvent) {}
+}
+
+/// Logs each event through `tracing` at `info` (rejected keys at `warn`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TracingEvents;
+
+impl AuthEvents for TracingEvents {
+    fn on_event(&self, event: &AuthEvent) {
+        match event {
+            AuthEvent::KeyRejected => tracing::warn!(event = "key_rejected", "auth event"),
+            AuthEvent::SignedUp { app, user } => {
+                tracing::info!(event = "sign_up", %app, %user, "auth event")
+            }
+            AuthEvent::SignedIn { app, user } => {
+                tracing::info!(event = "sign_in", %app, %user, "auth event")
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Identifier newtypes: [`AppId`] (a partner), [`UserId`] (the service's own id of a user).
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            /// Wraps an id.
+            pub fn new(id: impl Into<Arc<str>>) -> Self {
+                $name(id.into())
+            }
+
+            /// The id as a string.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> Self {
+                $name(id.into())
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> Self {
+                $name(id.into())
+            }
+        }
+    };
+}
+
+id_type! {
+    /// The id of a partner app: the `aud` of its tokens.
+    ///
+    /// ```
+    /// use techcentrix_auth::AppId;
+    /// assert_eq!(AppId::from("acme").as_str(), "acme");
+    /// ```
+    AppId
+}
+
+id_type! {
+    /// The service's own stable id of a user: the `sub` of its tokens (not the partner's id).
+    ///
+    /// ```
+    /// use techcentrix_auth::UserId;
+    /// let id = UserId::random();
+    /// assert_eq!(id.as_str().len(), 36);
+    /// ```
+    UserId
+}
+
+impl UserId {
+    /// A fresh random id (a UUID v4).
+    pub fn random() -> Self {
+        UserId::new(uuid::Uuid::new_v4().to_string())
+    }
+}

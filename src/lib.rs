@@ -1,0 +1,69 @@
+//! Host the TechCentrix external sign-in flow in any Rust server.
+//!
+//! A partner's backend calls `POST /user/api/auth/external` with its secret Server.API.Key
+//! and a user's profile; this crate signs that user up or in and answers a short-lived,
+//! single-use JWT (the oneTimeToken). It comes as tower [`Layer`](tower_layer::Layer)s and
+//! [`Service`](tower_service::Service)s with pluggable async stores, so axum, hyper, tonic
+//! or any tower stack can host it.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::Request;
+//! use http_body_util::{BodyExt, Full};
+//! use tower::ServiceExt;
+//! use techcentrix_auth::{ApiKey, JwtSecret, MemoryApiKeyValidator, MemoryUserStore, TechCentrixAuth};
+//! use techcentrix_auth::token::SigningKeys;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//! let key = ApiKey::new("0123456789abcdef0123456789abcdef");
+//! let auth = TechCentrixAuth::builder()
+//!     .api_keys(MemoryApiKeyValidator::new().with_key("acme", &key))
+//!     .user_store(MemoryUserStore::new())
+//!     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+//!     .build()?;
+//!
+//! let request = Request::post("/user/api/auth/external")
+//!     .header("Authorization", "Bearer 0123456789abcdef0123456789abcdef")
+//!     .header("Content-Type", "application/json")
+//!     .body(Full::new(Bytes::from(
+//!         r#"{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}"#,
+//!     )))?;
+//! let response = auth.service().oneshot(request).await?;
+//! assert_eq!(response.status(), 200);
+//! let token = response.into_body().collect().await?.to_bytes();
+//! assert_eq!(token.split(|b| *b == b'.').count(), 3);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The pieces: [`TechCentrixAuth`] holds the state; [`endpoints`] has the tower layer and
+//! services; [`store`] the extension traits and their backends; [`token`] the claims and
+//! keys; [`events`] the audit hook; [`env`] the reference servers' environment.
+
+mod auth;
+mod config;
+pub mod endpoints;
+pub mod env;
+mod error;
+pub mod events;
+mod ids;
+pub mod rate_limit;
+mod request;
+mod secret;
+pub mod store;
+pub mod token;
+
+pub use auth::{AuthBuilder, TechCentrixAuth};
+pub use config::{AuthConfig, ConfigError};
+pub use endpoints::{AuthEndpoints, AuthEndpointsLayer, AuthService};
+pub use error::{BoxError, Error, StoreError};
+pub use ids::{AppId, UserId};
+pub use secret::{ApiKey, JwtSecret, KeyDigest};
+pub use store::{
+    ApiKeyValidator, ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryUserStore, UserStore,
+};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,174 @@
+//! Secrets: the Server.API.Key ([`ApiKey`]), its digest ([`KeyDigest`]) and the HS512
+//! secret ([`JwtSecret`]).
+//!
+//! None of them has a `Display`; their `Debug` prints `[redacted]`. Keys are kept and
+//! compared as SHA-256 digests, in constant time.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A Server.API.Key as presented by a partner's backend or configured by the host.
+///
+/// ```
+/// use techcentrix_auth::ApiKey;
+///
+/// let key = ApiKey::new("a-very-secret-key-of-at-least-32-chars");
+/// assert_eq!(format!("{key:?}"), "ApiKey([redacted])");
+/// ```
+#[derive(Clone)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for the one place that must show it (a newly created key).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 digest under which the key is stored and looked up.
+    pub fn digest(&self) -> KeyDigest {
+        KeyDigest::of(self.0.as_bytes())
+    }
+
+    /// A new random key: 32 random bytes, URL-safe base64 (43 characters).
+    pub fn generate() -> Self {
+        ApiKey(random_token(32))
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+/// The SHA-256 digest of a key or token: what stores keep instead of the secret.
+///
+/// Equality is constant-time.
+#[derive(Clone, Copy, Eq)]
+pub struct KeyDigest([u8; 32]);
+
+impl KeyDigest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        KeyDigest(Sha256::digest(bytes).into())
+    }
+
+    /// Rebuilds a digest from its stored bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        KeyDigest(bytes)
+    }
+
+    /// The raw digest bytes, for storage.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The first eight bytes, as a lookup index: the full digest is then compared in
+    /// constant time.
+    pub fn prefix(&self) -> u64 {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(&self.0[..8]);
+        u64::from_le_bytes(head)
+    }
+}
+
+impl PartialEq for KeyDigest {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for KeyDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyDigest([redacted])")
+    }
+}
+
+/// The shared secret of HS512 tokens: at least 32 bytes.
+///
+/// ```
+/// use techcentrix_auth::JwtSecret;
+///
+/// assert!(JwtSecret::new(b"short".to_vec()).is_err());
+/// let secret = JwtSecret::new(vec![7u8; 32]).unwrap();
+/// assert_eq!(format!("{secret:?}"), "JwtSecret([redacted])");
+/// ```
+#[derive(Clone)]
+pub struct JwtSecret(Vec<u8>);
+
+impl JwtSecret {
+    /// The least number of bytes a secret may have.
+    pub const MIN_LEN: usize = 32;
+
+    /// Wraps a secret; refuses one shorter than [`JwtSecret::MIN_LEN`] bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, crate::ConfigError> {
+        let bytes = bytes.into();
+        if bytes.len() < Self::MIN_LEN {
+            return Err(crate::ConfigError::new(
+                "jwt secret",
+                format!("must be at least {} bytes", Self::MIN_LEN),
+            ));
+        }
+        Ok(JwtSecret(bytes))
+    }
+
+    /// A random 64-byte secret.
+    pub fn generate() -> Self {
+        JwtSecret(random_bytes::<64>().to_vec())
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtSecret([redacted])")
+    }
+}
+
+/// `N` bytes from the operating system's random source.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore;
+    let mut bytes = [0u8; N];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+/// `n` random bytes as unpadded URL-safe base64.
+pub(crate) fn random_token(n: usize) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = vec![0u8; n];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_compare_equal_only_for_the_same_key() {
+        let a = ApiKey::new("k".repeat(32));
+        let b = ApiKey::new("k".repeat(33));
+        assert_eq!(a.digest(), ApiKey::new("k".repeat(32)).digest());
+        assert_ne!(a.digest(), b.digest());
+    }
+
+    #[test]
+    fn generated_keys_are_long_and_distinct() {
+        let a = ApiKey::generate();
+        let b = ApiKey::generate();
+        assert!(a.expose().len() >= 43);
+        assert_ne!(a.expose(), b.expose());
+    }
+}

@@ -1,0 +1,30 @@
+//! What the SQL backends share: the mapping of driver errors to [`StoreError`].
+
+use crate::StoreError;
+
+/// Connection trouble, pool exhaustion and lock contention are "unavailable" (503/7 for the
+/// client); anything else is a store bug (500/9).
+pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => StoreError::unavailable(err),
+        sqlx::Error::Database(db) if is_contention(db.code().as_deref()) => {
+            StoreError::unavailable(err)
+        }
+        _ => StoreError::other(err),
+    }
+}
+
+/// SQLite's BUSY/LOCKED (5, 6 and their extended codes); PostgreSQL's serialization,
+/// deadlock, lock-timeout, shutdown and connection classes (40001, 40P01, 55P03, 57P0x, 08xxx).
+fn is_contention(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    if let Ok(n) = code.parse::<i64>() {
+        return matches!(n & 0xff, 5 | 6);
+    }
+    matches!(code, "40001" | "40P01" | "55P03") || code.starts_with("57P") || code.starts_with("08")
+}

@@ -1,0 +1,18 @@
+//! Tokens: the claims of SPEC §2 ([`Claims`]) and the signing-key set that issues them
+//! ([`SigningKeys`]).
+//!
+//! ```
+//! use techcentrix_auth::token::{Claims, SigningKeys, TokenKind};
+//! use techcentrix_auth::JwtSecret;
+//!
+//! let keys = SigningKeys::hs512(JwtSecret::new(vec![1u8; 32]).unwrap());
+//! let claims = Claims::new(TokenKind::OneTime, "user-1".into(), "acme".into(), "techcentrix-auth", 1_700_000_000, 60);
+//! let jwt = keys.sign(&claims).unwrap();
+//! assert_eq!(jwt.split('.').count(), 3);
+//! ```
+
+mod claims;
+mod keys;
+
+pub use claims::{Claims, TokenKind};
+pub use keys::SigningKeys;
