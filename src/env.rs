@@ -26,8 +26,7 @@ use crate::events::AuthEvents;
 use crate::store::{ApiKeyValidator, MemoryUserStore, UserStore};
 use crate::token::SigningKeys;
 use crate::{
-    ApiKey, AppId, AuthConfig, ChainedApiKeyValidator, ConfigError, JwtSecret,
-    MemoryApiKeyValidator, TechCentrixAuth,
+    ApiKey, AppId, AuthConfig, ConfigError, JwtSecret, MemoryApiKeyValidator, TechCentrixAuth,
 };
 
 /// Where users and stored keys live, from `TCX_DATABASE_URL`.
@@ -198,6 +197,7 @@ impl EnvConfig {
                         format!("cannot open sqlite://{path}: {e}"),
                     )
                 })?;
+                use crate::ChainedApiKeyValidator;
                 let stored: Arc<dyn ApiKeyValidator> =
                     Arc::new(sqlite::SqliteApiKeyStore::new(pool.clone()));
                 (

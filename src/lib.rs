@@ -39,7 +39,7 @@
 //!
 //! The pieces: [`TechCentrixAuth`] holds the state; [`endpoints`] has the tower layer and
 //! services; [`store`] the extension traits and their backends; [`token`] the claims and
-//! keys; [`events`] the audit hook; [`env`] the reference servers' environment.
+//! keys; [`events`] the audit hook; [`env`](mod@env) the reference servers' environment.
 
 mod auth;
 mod config;

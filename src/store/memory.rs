@@ -229,10 +229,10 @@ impl MemoryUserStore {
         // A sign-in that changes nothing takes only the read lock.
         {
             let users = shard.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(user) = users.get(&(app.clone(), profile.external_id.as_str().into())) {
-                if user.email == profile.email && user.first_name == profile.first_name {
-                    return Upserted::SignedIn(user.clone());
-                }
+            if let Some(user) = users.get(&(app.clone(), profile.external_id.as_str().into()))
+                && user.has_profile(profile)
+            {
+                return Upserted::SignedIn(user.clone());
             }
         }
         let now = unix_now();
@@ -240,7 +240,7 @@ impl MemoryUserStore {
         match users.entry((app.clone(), profile.external_id.as_str().into())) {
             Entry::Occupied(mut entry) => {
                 let user = entry.get_mut();
-                if user.email != profile.email || user.first_name != profile.first_name {
+                if !user.has_profile(profile) {
                     user.email.clone_from(&profile.email);
                     user.first_name.clone_from(&profile.first_name);
                     user.updated_at = now;

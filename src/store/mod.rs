@@ -95,6 +95,13 @@ pub struct User {
     pub updated_at: i64,
 }
 
+impl User {
+    /// Whether `profile` would change nothing of this user's stored profile.
+    pub fn has_profile(&self, profile: &ExternalProfile) -> bool {
+        self.email == profile.email && self.first_name == profile.first_name
+    }
+}
+
 /// What a sign-up-or-in did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Upserted {

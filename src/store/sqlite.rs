@@ -178,10 +178,10 @@ impl UserStore for SqliteUserStore {
         app: &AppId,
         profile: &ExternalProfile,
     ) -> Result<Upserted, StoreError> {
-        if let Some(user) = self.by_external(app, &profile.external_id).await? {
-            if user.email == profile.email && user.first_name == profile.first_name {
-                return Ok(Upserted::SignedIn(user));
-            }
+        if let Some(user) = self.by_external(app, &profile.external_id).await?
+            && user.has_profile(profile)
+        {
+            return Ok(Upserted::SignedIn(user));
         }
         let new_id = UserId::random();
         let row = sqlx::query(
@@ -285,7 +285,7 @@ impl SqliteApiKeyStore {
     pub async fn list(&self, app: Option<&AppId>) -> Result<Vec<StoredKey>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, app_id, label, created_at, revoked_at FROM tcx_api_keys
-             WHERE ?1 IS NULL OR app_id = ?1 ORDER BY created_at, id",
+             WHERE ?1 IS NULL OR app_id = ?1 ORDER BY created_at, rowid",
         )
         .bind(app.map(AppId::as_str))
         .fetch_all(&self.pool)

@@ -1,0 +1,201 @@
+//! The SQLite backends against real database files.
+#![cfg(feature = "sqlite")]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use techcentrix_auth::store::sqlite::{self, SqliteApiKeyStore, SqliteUserStore};
+use techcentrix_auth::store::{ExternalProfile, Upserted, UserStore};
+use techcentrix_auth::{ApiKey, ApiKeyValidator, AppId, AuthConfig, UserId};
+
+fn profile(id: &str, email: &str, first_name: &str) -> ExternalProfile {
+    ExternalProfile {
+        external_id: id.into(),
+        email: email.into(),
+        first_name: first_name.into(),
+    }
+}
+
+#[tokio::test]
+async fn users_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.db");
+    let app = AppId::from("acme");
+    let created = {
+        let pool = sqlite::open(&path).await.unwrap();
+        let users = SqliteUserStore::new(pool.clone());
+        let up = users
+            .upsert_external(&app, &profile("u1", "u1@x.io", "U"))
+            .await
+            .unwrap();
+        assert!(matches!(up, Upserted::SignedUp(_)));
+        pool.close().await;
+        up.into_user()
+    };
+    let pool = sqlite::open(&path).await.unwrap();
+    let users = SqliteUserStore::new(pool);
+    assert_eq!(
+        users.find(&created.id).await.unwrap(),
+        Some(created.clone())
+    );
+    let again = users
+        .upsert_external(&app, &profile("u1", "u1@x.io", "U"))
+        .await
+        .unwrap();
+    assert_eq!(again, Upserted::SignedIn(created));
+}
+
+#[tokio::test]
+async fn profile_changes_are_stored_and_unchanged_sign_ins_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = SqliteUserStore::new(sqlite::open(dir.path().join("a.db")).await.unwrap());
+    let app = AppId::from("acme");
+    let first = users
+        .upsert_external(&app, &profile("u1", "u1@x.io", "U"))
+        .await
+        .unwrap()
+        .into_user();
+    let changed = users
+        .upsert_external(&app, &profile("u1", "new@x.io", "New"))
+        .await
+        .unwrap();
+    let Upserted::SignedIn(changed) = changed else {
+        panic!("a known user signs in")
+    };
+    assert_eq!(changed.id, first.id);
+    assert_eq!(changed.email, "new@x.io");
+    assert_eq!(changed.first_name, "New");
+    assert_eq!(
+        users.find(&first.id).await.unwrap().unwrap().email,
+        "new@x.io"
+    );
+    assert_eq!(users.count(None).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn unknown_user_is_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let users = SqliteUserStore::new(sqlite::open(dir.path().join("a.db")).await.unwrap());
+    assert_eq!(users.find(&UserId::random()).await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_concurrent_first_sign_ins_make_one_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite::open(dir.path().join("auth.db")).await.unwrap();
+    let users = Arc::new(SqliteUserStore::new(pool.clone()));
+    let auth = auth_with(keys(), users.clone(), AuthConfig::default());
+    let calls: Vec<_> = (0..100)
+        .map(|_| {
+            let auth = auth.clone();
+            tokio::spawn(async move { call(&auth, guide_request(KEY, GUIDE_BODY)).await })
+        })
+        .collect();
+    let mut subs = std::collections::HashSet::new();
+    for handle in calls {
+        let answer = handle.await.unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        subs.insert(
+            decode_parts(answer.text()).1["sub"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(subs.len(), 1);
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tcx_users")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_and_tables_are_prefixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("host.db");
+    let pool = sqlite::open(&path).await.unwrap();
+    sqlite::migrate(&pool).await.unwrap();
+    let pool = sqlite::open(&path).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert!(!tables.is_empty());
+    assert!(tables.iter().all(|t| t.starts_with("tcx_")), "{tables:?}");
+    let versions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tcx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, 1);
+}
+
+#[tokio::test]
+async fn unique_constraint_on_app_and_external_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite::open(dir.path().join("a.db")).await.unwrap();
+    let insert = |id: &'static str| {
+        sqlx::query(
+            "INSERT INTO tcx_users (id, app_id, external_id, email, first_name, created_at, updated_at)
+             VALUES (?, 'acme', 'same', 'a@b', '', 0, 0)",
+        )
+        .bind(id)
+        .execute(&pool)
+    };
+    insert("one").await.unwrap();
+    assert!(insert("two").await.is_err());
+}
+
+#[tokio::test]
+async fn stored_keys_validate_until_revoked_and_only_digests_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite::open(dir.path().join("k.db")).await.unwrap();
+    let keys = SqliteApiKeyStore::new(pool.clone());
+    let app = AppId::from("acme");
+    let (id, key) = keys.add(&app, "first").await.unwrap();
+    let (_, second) = keys.add(&app, "second").await.unwrap();
+    assert_eq!(keys.validate(&key).await.unwrap(), Some(app.clone()));
+    assert_eq!(keys.validate(&second).await.unwrap(), Some(app.clone()));
+    assert_eq!(keys.validate(&ApiKey::generate()).await.unwrap(), None);
+
+    let listed = keys.list(Some(&app)).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].label, "first");
+    assert!(listed.iter().all(|k| k.revoked_at.is_none()));
+
+    // The database holds no key, only digests.
+    let dump: Vec<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT id, label, digest FROM tcx_api_keys")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    for (_, _, digest) in &dump {
+        assert_eq!(digest.len(), 32);
+        assert!(
+            !digest
+                .windows(8)
+                .any(|w| key.expose().as_bytes().windows(8).any(|k| k == w))
+        );
+    }
+
+    assert!(keys.revoke(&id).await.unwrap());
+    assert!(!keys.revoke(&id).await.unwrap());
+    assert_eq!(keys.validate(&key).await.unwrap(), None);
+    assert_eq!(keys.validate(&second).await.unwrap(), Some(app));
+    assert!(keys.list(None).await.unwrap()[0].revoked_at.is_some());
+}
+
+#[tokio::test]
+async fn closed_pool_is_unavailable_not_internal() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite::open(dir.path().join("a.db")).await.unwrap();
+    let users = SqliteUserStore::new(pool.clone());
+    pool.close().await;
+    let auth = auth_with(keys(), users, AuthConfig::default());
+    call(&auth, guide_request(KEY, GUIDE_BODY))
+        .await
+        .assert_error(503, 7);
+}
