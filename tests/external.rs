@@ -60,31 +60,24 @@ async fn guide_request_returns_a_plain_jwt() {
 #[tokio::test]
 async fn each_token_has_a_fresh_jti() {
     let auth = auth();
-    let a = call(&auth, guide_request(KEY, GUIDE_BODY)).await;
-    let b = call(&auth, guide_request(KEY, GUIDE_BODY)).await;
-    assert_ne!(
-        decode_parts(a.text()).1["jti"],
-        decode_parts(b.text()).1["jti"]
-    );
+    let a = issue(&auth, KEY, GUIDE_BODY).await;
+    let b = issue(&auth, KEY, GUIDE_BODY).await;
+    assert_ne!(a["jti"], b["jti"]);
 }
 
 #[tokio::test]
 async fn sign_up_then_sign_in_maps_to_the_same_sub() {
     let auth = auth();
-    let first = call(&auth, guide_request(KEY, GUIDE_BODY)).await;
-    let second = call(&auth, guide_request(KEY, GUIDE_BODY)).await;
-    assert_eq!(
-        decode_parts(first.text()).1["sub"],
-        decode_parts(second.text()).1["sub"]
-    );
+    let first = issue(&auth, KEY, GUIDE_BODY).await;
+    let second = issue(&auth, KEY, GUIDE_BODY).await;
+    assert_eq!(first["sub"], second["sub"]);
 }
 
 #[tokio::test]
 async fn same_external_id_in_another_app_is_another_user() {
     let auth = auth();
-    let a = call(&auth, guide_request(KEY, GUIDE_BODY)).await;
-    let b = call(&auth, guide_request(OTHER_KEY, GUIDE_BODY)).await;
-    let (a, b) = (decode_parts(a.text()).1, decode_parts(b.text()).1);
+    let a = issue(&auth, KEY, GUIDE_BODY).await;
+    let b = issue(&auth, OTHER_KEY, GUIDE_BODY).await;
     assert_ne!(a["sub"], b["sub"]);
     assert_eq!(b["aud"], "other");
 }
@@ -709,21 +702,7 @@ async fn store_bug_is_500_9_without_details() {
 async fn hundred_concurrent_first_calls_create_one_user() {
     let users = Arc::new(MemoryUserStore::new());
     let auth = auth_with(keys(), users.clone(), AuthConfig::default());
-    let calls = (0..100).map(|_| {
-        let auth = auth.clone();
-        tokio::spawn(async move { call(&auth, guide_request(KEY, GUIDE_BODY)).await })
-    });
-    let mut subs = std::collections::HashSet::new();
-    for handle in calls {
-        let answer = handle.await.unwrap();
-        assert_eq!(answer.status, 200);
-        subs.insert(
-            decode_parts(answer.text()).1["sub"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    let subs = concurrent_first_calls(&auth, 100).await;
     assert_eq!(subs.len(), 1);
     assert_eq!(users.len(), 1);
 }

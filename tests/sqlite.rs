@@ -87,23 +87,7 @@ async fn hundred_concurrent_first_sign_ins_make_one_row() {
     let pool = sqlite::open(dir.path().join("auth.db")).await.unwrap();
     let users = Arc::new(SqliteUserStore::new(pool.clone()));
     let auth = auth_with(keys(), users.clone(), AuthConfig::default());
-    let calls: Vec<_> = (0..100)
-        .map(|_| {
-            let auth = auth.clone();
-            tokio::spawn(async move { call(&auth, guide_request(KEY, GUIDE_BODY)).await })
-        })
-        .collect();
-    let mut subs = std::collections::HashSet::new();
-    for handle in calls {
-        let answer = handle.await.unwrap();
-        assert_eq!(answer.status, 200, "{}", answer.text());
-        subs.insert(
-            decode_parts(answer.text()).1["sub"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
-    }
+    let subs = concurrent_first_calls(&auth, 100).await;
     assert_eq!(subs.len(), 1);
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tcx_users")
         .fetch_one(&pool)

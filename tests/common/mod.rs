@@ -101,6 +101,12 @@ impl Answer {
         assert_eq!(object["errorCode"], code, "{json}");
     }
 
+    /// The claims of the token this answer carries (plain-text form).
+    pub fn claims(&self) -> Value {
+        assert_eq!(self.status, 200, "{}", String::from_utf8_lossy(&self.body));
+        decode_parts(self.text()).1
+    }
+
     pub fn message(&self) -> String {
         self.json()["message"].as_str().unwrap().to_owned()
     }
@@ -118,6 +124,30 @@ where
         headers: parts.headers,
         body: body.collect().await.unwrap().to_bytes(),
     }
+}
+
+/// The claims of the token issued for `body` under `key`.
+pub async fn issue(auth: &TechCentrixAuth, key: &str, body: &str) -> Value {
+    call(auth, guide_request(key, body)).await.claims()
+}
+
+/// `n` concurrent guide requests; the set of `sub`s they got (all must be 200).
+pub async fn concurrent_first_calls(
+    auth: &TechCentrixAuth,
+    n: usize,
+) -> std::collections::HashSet<String> {
+    let calls: Vec<_> = (0..n)
+        .map(|_| {
+            let auth = auth.clone();
+            tokio::spawn(async move { call(&auth, guide_request(KEY, GUIDE_BODY)).await })
+        })
+        .collect();
+    let mut subs = std::collections::HashSet::new();
+    for handle in calls {
+        let claims = handle.await.unwrap().claims();
+        subs.insert(claims["sub"].as_str().unwrap().to_owned());
+    }
+    subs
 }
 
 /// The decoded header and claims of a compact JWT (no verification).
