@@ -1,4 +1,5 @@
-//! Identifier newtypes: [`AppId`] (a partner), [`UserId`] (the service's own id of a user).
+//! Identifier newtypes: [`AppId`] (a partner), [`UserId`] (the service's own id of a user),
+//! [`SessionId`] (a refresh-token family).
 
 use std::fmt;
 use std::sync::Arc;
@@ -71,9 +72,21 @@ id_type! {
     UserId
 }
 
+id_type! {
+    /// The id of a session (a refresh-token family): the `sid` of its access tokens.
+    SessionId
+}
+
 impl UserId {
     /// A fresh random id (a UUID v4).
     pub fn random() -> Self {
         UserId::new(uuid::Uuid::new_v4().to_string())
+    }
+}
+
+impl SessionId {
+    /// A fresh random id (a UUID v4).
+    pub fn random() -> Self {
+        SessionId::new(uuid::Uuid::new_v4().to_string())
     }
 }

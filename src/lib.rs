@@ -58,7 +58,7 @@ pub use auth::{AuthBuilder, TechCentrixAuth};
 pub use config::{AuthConfig, ConfigError};
 pub use endpoints::{AuthEndpoints, AuthEndpointsLayer, AuthService};
 pub use error::{BoxError, Error, StoreError};
-pub use ids::{AppId, UserId};
+pub use ids::{AppId, SessionId, UserId};
 pub use secret::{ApiKey, JwtSecret, KeyDigest};
 pub use store::{
     ApiKeyValidator, ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryUserStore, UserStore,

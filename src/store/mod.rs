@@ -9,12 +9,14 @@
 //! |---|---|---|
 //! | [`ApiKeyValidator`] | [`MemoryApiKeyValidator`] | [`SqliteApiKeyStore`](sqlite::SqliteApiKeyStore) |
 //! | [`UserStore`] | [`MemoryUserStore`] | [`SqliteUserStore`](sqlite::SqliteUserStore) |
+//! | [`ReplayLedger`] | [`MemoryReplayLedger`] | [`SqliteReplayLedger`](sqlite::SqliteReplayLedger) |
+//! | [`SessionStore`] | [`MemorySessionStore`] | [`SqliteSessionStore`](sqlite::SqliteSessionStore) |
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{ApiKey, AppId, StoreError, UserId};
+use crate::{ApiKey, AppId, KeyDigest, SessionId, StoreError, UserId};
 
 mod memory;
 #[cfg(feature = "sqlite")]
@@ -22,7 +24,10 @@ mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use memory::{ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryUserStore};
+pub use memory::{
+    ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryReplayLedger, MemorySessionStore,
+    MemoryUserStore,
+};
 
 /// Turns a presented Server.API.Key into the partner app it belongs to.
 ///
@@ -203,6 +208,142 @@ impl<T: UserStore + ?Sized> UserStore for Arc<T> {
 
     async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         (**self).find(id).await
+    }
+}
+
+/// Whether a `jti` was seen before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consumed {
+    /// First use: the token may be redeemed.
+    First,
+    /// Seen before: refuse it.
+    Replayed,
+}
+
+/// Remembers used oneTimeTokens: "consume this `jti` until `expires_at`" answers whether
+/// this is its first use. Atomic: of concurrent calls for one `jti`, exactly one is
+/// [`Consumed::First`]. An entry may be forgotten after `expires_at` (unix seconds), when
+/// the token no longer verifies anyway.
+///
+/// A complete custom implementation:
+///
+/// ```
+/// use std::collections::HashSet;
+/// use std::sync::Mutex;
+/// use async_trait::async_trait;
+/// use techcentrix_auth::store::{Consumed, ReplayLedger};
+/// use techcentrix_auth::StoreError;
+///
+/// #[derive(Default)]
+/// struct ForeverLedger(Mutex<HashSet<String>>);
+///
+/// #[async_trait]
+/// impl ReplayLedger for ForeverLedger {
+///     async fn consume(&self, jti: &str, _expires_at: u64) -> Result<Consumed, StoreError> {
+///         let first = self.0.lock().unwrap().insert(jti.to_owned());
+///         Ok(if first { Consumed::First } else { Consumed::Replayed })
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait ReplayLedger: Send + Sync + 'static {
+    /// Marks `jti` used until `expires_at`; whether it was unused.
+    async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError>;
+}
+
+#[async_trait]
+impl<T: ReplayLedger + ?Sized> ReplayLedger for Arc<T> {
+    async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
+        (**self).consume(jti, expires_at).await
+    }
+}
+
+/// A session: one refresh-token family, started by redeeming a oneTimeToken.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// The family's id: the `sid` of its access tokens.
+    pub id: SessionId,
+    /// The signed-in user.
+    pub user: UserId,
+    /// The app the oneTimeToken was issued to.
+    pub app: AppId,
+    /// When the family ends, unix seconds: no refresh after that.
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// It was the family's current token: it is now rotated, and the new one current.
+    Rotated(Session),
+    /// It was already rotated: reuse. The whole family is now revoked.
+    Reused(Session),
+    /// Unknown, or its family is revoked or expired.
+    Invalid,
+}
+
+/// Refresh-token families. Tokens are known only by their SHA-256 digests.
+///
+/// [`SessionStore::rotate`] must be atomic: of two concurrent rotations of one token, one
+/// rotates and the other sees reuse.
+///
+/// ```
+/// use techcentrix_auth::store::{MemorySessionStore, Rotation, Session, SessionStore};
+/// use techcentrix_auth::{KeyDigest, SessionId};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = MemorySessionStore::new();
+/// let session = Session { id: SessionId::random(), user: "u".into(), app: "acme".into(), expires_at: i64::MAX };
+/// let (first, second) = (KeyDigest::of(b"first"), KeyDigest::of(b"second"));
+/// store.create(&session, &first).await.unwrap();
+/// assert_eq!(store.rotate(&first, &second, 0).await.unwrap(), Rotation::Rotated(session.clone()));
+/// // The rotated token again: reuse, and the family is revoked.
+/// assert_eq!(store.rotate(&first, &KeyDigest::of(b"third"), 0).await.unwrap(), Rotation::Reused(session));
+/// assert_eq!(store.rotate(&second, &KeyDigest::of(b"fourth"), 0).await.unwrap(), Rotation::Invalid);
+/// # });
+/// ```
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Starts a family whose current token has digest `refresh`.
+    async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError>;
+
+    /// Presents the token with digest `presented` at time `now` (unix seconds); when it is
+    /// current, `next` becomes current.
+    async fn rotate(
+        &self,
+        presented: &KeyDigest,
+        next: &KeyDigest,
+        now: i64,
+    ) -> Result<Rotation, StoreError>;
+
+    /// Revokes a family; whether it was live.
+    async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError>;
+
+    /// Revokes the family of a token (current or rotated); whether one was live.
+    async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
+    async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
+        (**self).create(session, refresh).await
+    }
+
+    async fn rotate(
+        &self,
+        presented: &KeyDigest,
+        next: &KeyDigest,
+        now: i64,
+    ) -> Result<Rotation, StoreError> {
+        (**self).rotate(presented, next, now).await
+    }
+
+    async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {
+        (**self).revoke(id).await
+    }
+
+    async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
+        (**self).revoke_by_token(token).await
     }
 }
 

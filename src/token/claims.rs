@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::{AppId, UserId};
+use crate::{AppId, SessionId, UserId};
 
 /// What a token is for: the `type` claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +33,10 @@ pub struct Claims {
     pub iat: u64,
     /// Expiry, unix seconds: `iat + ttl`.
     pub exp: u64,
+    /// The session an access token belongs to (absent from oneTimeTokens): what sign-out
+    /// with the access token revokes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<SessionId>,
 }
 
 impl Claims {
@@ -55,6 +59,7 @@ impl Claims {
             aud,
             iat,
             exp: iat + ttl_secs,
+            sid: None,
         }
     }
 }

@@ -1,62 +1,305 @@
 use std::fmt;
+use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use base64::Engine;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use sha2::{Digest, Sha256};
 
 use super::Claims;
-use crate::{BoxError, JwtSecret};
+use crate::{BoxError, ConfigError, JwtSecret};
 
-/// The keys tokens are signed with, each with its `kid`.
+/// The keys tokens are signed and verified with, each named by its `kid`.
 ///
-/// Today: one HS512 secret. The `kid` of an HS512 key is derived from the secret
-/// (a truncated SHA-256 under a domain-separation prefix), so every instance that shares
-/// the secret names it alike.
+/// One key signs new tokens; every key in the set verifies, so a key can be rotated without
+/// invalidating tokens in flight: sign with the new key and keep the old one
+/// ([`SigningKeys::with_previous`]) until its last token has expired, then drop it.
+///
+/// - [`SigningKeys::hs512`]: a shared secret (the default). Its `kid` is derived from the
+///   secret, so every instance sharing the secret names it alike. Never published.
+/// - [`SigningKeys::from_pem`]: a PKCS#8 private key; the algorithm follows the key:
+///   EC P-256 → ES256, Ed25519 → EdDSA, RSA ≥ 2048 bits → RS256. Its public half is
+///   published by [`SigningKeys::jwks`].
+///
+/// A token verifies only with the key its `kid` names and only under that key's algorithm,
+/// so neither `alg: none` nor an HS token made with a public key's bytes gets through.
+///
+/// ```
+/// use techcentrix_auth::token::SigningKeys;
+/// use techcentrix_auth::JwtSecret;
+///
+/// let old = SigningKeys::hs512(JwtSecret::new(vec![1u8; 32]).unwrap());
+/// let new = SigningKeys::hs512(JwtSecret::new(vec![2u8; 32]).unwrap());
+/// let keys = new.clone().with_previous(old.clone());
+/// assert_eq!(keys.kid(), new.kid());
+/// assert_eq!(keys.kids().count(), 2);
+/// assert!(keys.jwks().keys.is_empty(), "a shared secret is never published");
+/// ```
 #[derive(Clone)]
 pub struct SigningKeys {
-    kid: String,
-    algorithm: Algorithm,
-    encoding: EncodingKey,
+    signer: Arc<Key>,
+    keys: Vec<Arc<Key>>,
+}
+
+pub(crate) struct Key {
+    pub(crate) kid: String,
+    pub(crate) algorithm: Algorithm,
+    encoding: Option<EncodingKey>,
+    pub(crate) decoding: DecodingKey,
+    /// The public JWK, for asymmetric keys.
+    public: Option<Jwk>,
 }
 
 impl SigningKeys {
     /// An HS512 key set from one shared secret.
     pub fn hs512(secret: JwtSecret) -> Self {
-        let digest = Sha256::new()
-            .chain_update(b"techcentrix-auth kid v1\0")
-            .chain_update(secret.bytes())
-            .finalize();
-        let kid = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        SigningKeys {
-            kid,
-            algorithm: Algorithm::HS512,
-            encoding: EncodingKey::from_secret(secret.bytes()),
+        Self::from_key(hs512_key(&secret))
+    }
+
+    /// A key set whose signing key is the PKCS#8 PEM private key `pem`, named `kid`.
+    ///
+    /// ```
+    /// use techcentrix_auth::token::SigningKeys;
+    ///
+    /// let pem = std::fs::read("tests/keys/ec-a.pem").unwrap();
+    /// let keys = SigningKeys::from_pem("2026-11", &pem).unwrap();
+    /// assert_eq!(keys.algorithm(), jsonwebtoken::Algorithm::ES256);
+    /// assert_eq!(keys.jwks().keys.len(), 1);
+    /// ```
+    pub fn from_pem(kid: impl Into<String>, pem: &[u8]) -> Result<Self, ConfigError> {
+        let kid = kid.into();
+        check_kid(&kid)?;
+        Ok(Self::from_key(private_key(kid, pem)?))
+    }
+
+    /// Adds a verification-only key from a PEM: a PKCS#8 private key or an SPKI public key.
+    pub fn with_verification_pem(
+        mut self,
+        kid: impl Into<String>,
+        pem: &[u8],
+    ) -> Result<Self, ConfigError> {
+        let kid = kid.into();
+        check_kid(&kid)?;
+        let key = match private_key(kid.clone(), pem) {
+            Ok(key) => key,
+            Err(_) => public_key(kid, pem)?,
+        };
+        self.push(Arc::new(key))?;
+        Ok(self)
+    }
+
+    /// Keeps every key of `previous` for verification (not for signing): the rotation step.
+    /// A key whose `kid` is already in the set is not added twice.
+    pub fn with_previous(mut self, previous: SigningKeys) -> Self {
+        for key in previous.keys {
+            if !self.keys.iter().any(|k| k.kid == key.kid) {
+                self.keys.push(key);
+            }
         }
+        self
+    }
+
+    fn from_key(key: Key) -> Self {
+        let key = Arc::new(key);
+        SigningKeys {
+            signer: key.clone(),
+            keys: vec![key],
+        }
+    }
+
+    fn push(&mut self, key: Arc<Key>) -> Result<(), ConfigError> {
+        if self.keys.iter().any(|k| k.kid == key.kid) {
+            return Err(ConfigError::new(
+                "signing keys",
+                format!("two keys named `{}`", key.kid),
+            ));
+        }
+        self.keys.push(key);
+        Ok(())
     }
 
     /// The `kid` of the key that signs new tokens.
     pub fn kid(&self) -> &str {
-        &self.kid
+        &self.signer.kid
     }
 
     /// The algorithm of the key that signs new tokens.
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.signer.algorithm
+    }
+
+    /// The `kid`s of every key that verifies.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.kid.as_str())
+    }
+
+    /// The public keys of the asymmetric keys, as a JWK set (`/.well-known/jwks.json`).
+    /// Shared secrets are never in it.
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet {
+            keys: self.keys.iter().filter_map(|k| k.public.clone()).collect(),
+        }
     }
 
     /// Signs `claims` into a compact JWT with `typ: JWT` and the signing key's `kid`.
     pub fn sign(&self, claims: &Claims) -> Result<String, BoxError> {
-        let mut header = Header::new(self.algorithm);
-        header.kid = Some(self.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+        let encoding = self
+            .signer
+            .encoding
+            .as_ref()
+            .ok_or("the signing key has no private half")?;
+        let mut header = Header::new(self.signer.algorithm);
+        header.kid = Some(self.signer.kid.clone());
+        Ok(jsonwebtoken::encode(&header, claims, encoding)?)
+    }
+
+    pub(crate) fn find(&self, kid: &str) -> Option<&Key> {
+        self.keys.iter().find(|k| k.kid == kid).map(|k| &**k)
     }
 }
 
 impl fmt::Debug for SigningKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| format!("{}:{:?}", k.kid, k.algorithm))
+            .collect();
         f.debug_struct("SigningKeys")
-            .field("kid", &self.kid)
-            .field("algorithm", &self.algorithm)
-            .field("key", &"[redacted]")
+            .field("signer", &self.signer.kid)
+            .field("keys", &keys)
+            .field("secrets", &"[redacted]")
             .finish()
     }
+}
+
+fn check_kid(kid: &str) -> Result<(), ConfigError> {
+    let ok = !kid.is_empty()
+        && kid.len() <= 64
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "kid",
+            format!("`{kid}` must be 1-64 characters of A-Z a-z 0-9 - _ ."),
+        ))
+    }
+}
+
+fn hs512_key(secret: &JwtSecret) -> Key {
+    let digest = Sha256::new()
+        .chain_update(b"techcentrix-auth kid v1\0")
+        .chain_update(secret.bytes())
+        .finalize();
+    Key {
+        kid: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+        algorithm: Algorithm::HS512,
+        encoding: Some(EncodingKey::from_secret(secret.bytes())),
+        decoding: DecodingKey::from_secret(secret.bytes()),
+        public: None,
+    }
+}
+
+fn pem_error(kid: &str, why: impl fmt::Display) -> ConfigError {
+    ConfigError::new("signing key", format!("key `{kid}`: {why}"))
+}
+
+/// A PKCS#8 private key: EC P-256, Ed25519 or RSA ≥ 2048 bits.
+fn private_key(kid: String, pem: &[u8]) -> Result<Key, ConfigError> {
+    if let Ok(encoding) = EncodingKey::from_ec_pem(pem) {
+        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256)
+            .map_err(|_| pem_error(&kid, "an EC key must be on curve P-256 (ES256)"))?;
+        return finish(kid, Algorithm::ES256, Some(encoding), jwk);
+    }
+    if let Ok(encoding) = EncodingKey::from_ed_pem(pem) {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let signing = ed25519_dalek::SigningKey::from_pkcs8_der(encoding.inner())
+            .map_err(|_| pem_error(&kid, "not an Ed25519 private key"))?;
+        let x = b64(signing.verifying_key().as_bytes());
+        let jwk = Jwk {
+            common: CommonParameters::default(),
+            algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+                key_type: OctetKeyPairType::OctetKeyPair,
+                curve: EllipticCurve::Ed25519,
+                x,
+            }),
+        };
+        return finish(kid, Algorithm::EdDSA, Some(encoding), jwk);
+    }
+    if let Ok(encoding) = EncodingKey::from_rsa_pem(pem) {
+        let jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)
+            .map_err(|e| pem_error(&kid, format!("unusable RSA key: {e}")))?;
+        return finish(kid, Algorithm::RS256, Some(encoding), jwk);
+    }
+    Err(pem_error(
+        &kid,
+        "not a PKCS#8 PEM private key (EC P-256, Ed25519 or RSA)",
+    ))
+}
+
+/// An SPKI public key, for verification only.
+fn public_key(kid: String, pem: &[u8]) -> Result<Key, ConfigError> {
+    let (algorithm, decoding) = if let Ok(d) = DecodingKey::from_ec_pem(pem) {
+        (Algorithm::ES256, d)
+    } else if let Ok(d) = DecodingKey::from_ed_pem(pem) {
+        (Algorithm::EdDSA, d)
+    } else if let Ok(d) = DecodingKey::from_rsa_pem(pem) {
+        (Algorithm::RS256, d)
+    } else {
+        return Err(pem_error(&kid, "not a PEM key (EC P-256, Ed25519 or RSA)"));
+    };
+    Ok(Key {
+        kid,
+        algorithm,
+        encoding: None,
+        decoding,
+        // A verification-only key from a bare public PEM is not republished: its owner
+        // publishes it.
+        public: None,
+    })
+}
+
+fn finish(
+    kid: String,
+    algorithm: Algorithm,
+    encoding: Option<EncodingKey>,
+    mut jwk: Jwk,
+) -> Result<Key, ConfigError> {
+    if let AlgorithmParameters::RSA(rsa) = &jwk.algorithm {
+        let bits = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&rsa.n)
+            .map(|n| n.iter().skip_while(|b| **b == 0).count() * 8)
+            .unwrap_or(0);
+        if bits < 2048 {
+            return Err(pem_error(&kid, "an RSA key must have at least 2048 bits"));
+        }
+    }
+    jwk.common = CommonParameters {
+        public_key_use: Some(PublicKeyUse::Signature),
+        key_id: Some(kid.clone()),
+        key_algorithm: Some(match algorithm {
+            Algorithm::ES256 => KeyAlgorithm::ES256,
+            Algorithm::EdDSA => KeyAlgorithm::EdDSA,
+            _ => KeyAlgorithm::RS256,
+        }),
+        ..CommonParameters::default()
+    };
+    let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| pem_error(&kid, e))?;
+    Ok(Key {
+        kid,
+        algorithm,
+        encoding,
+        decoding,
+        public: Some(jwk),
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

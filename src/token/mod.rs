@@ -1,5 +1,5 @@
-//! Tokens: the claims of SPEC §2 ([`Claims`]) and the signing-key set that issues them
-//! ([`SigningKeys`]).
+//! Tokens: the claims of SPEC §2 ([`Claims`]) and the signing-key set that issues and
+//! verifies them ([`SigningKeys`]).
 //!
 //! ```
 //! use techcentrix_auth::token::{Claims, SigningKeys, TokenKind};
@@ -13,6 +13,8 @@
 
 mod claims;
 mod keys;
+mod verify;
 
 pub use claims::{Claims, TokenKind};
 pub use keys::SigningKeys;
+pub use verify::{Expected, Rejected};

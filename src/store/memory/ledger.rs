@@ -1,0 +1,158 @@
+use std::collections::HashMap;
+use std::collections::hash_map::{Entry, RandomState};
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::StoreError;
+use crate::store::{Consumed, ReplayLedger, unix_now};
+
+const SHARDS: usize = 16;
+
+/// Used `jti`s in memory, each until its expiry.
+///
+/// Memory stays bounded under a flood of tokens: a shard forgets its expired entries when
+/// it has doubled since its last sweep or a second has passed, so the cost is amortized
+/// O(1) per call and the ledger holds about what expires within the token lifetime.
+///
+/// ```
+/// use techcentrix_auth::store::{Consumed, MemoryReplayLedger, ReplayLedger};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let ledger = MemoryReplayLedger::new();
+/// assert_eq!(ledger.consume("jti-1", u64::MAX).await.unwrap(), Consumed::First);
+/// assert_eq!(ledger.consume("jti-1", u64::MAX).await.unwrap(), Consumed::Replayed);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct MemoryReplayLedger {
+    hasher: RandomState,
+    shards: Box<[Mutex<Shard>]>,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    used: HashMap<Box<str>, u64>,
+    swept_at: u64,
+    size_after_sweep: usize,
+}
+
+impl Default for MemoryReplayLedger {
+    fn default() -> Self {
+        MemoryReplayLedger {
+            hasher: RandomState::new(),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+impl MemoryReplayLedger {
+    /// An empty ledger.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many entries it holds (expired ones not yet swept included).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).used.len())
+            .sum()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every entry that expired before `now` (unix seconds).
+    pub fn purge_expired(&self, now: u64) {
+        for shard in self.shards.iter() {
+            shard.lock().unwrap_or_else(|e| e.into_inner()).sweep(now);
+        }
+    }
+
+    /// The first use of `jti` at time `now`?
+    pub fn consume_at(&self, jti: &str, expires_at: u64, now: u64) -> Consumed {
+        let index = (self.hasher.hash_one(jti) as usize) % SHARDS;
+        let mut shard = self.shards[index].lock().unwrap_or_else(|e| e.into_inner());
+        if shard.used.len() >= 2 * shard.size_after_sweep.max(512) || now > shard.swept_at {
+            shard.sweep(now);
+        }
+        match shard.used.entry(jti.into()) {
+            Entry::Occupied(mut entry) if *entry.get() < now => {
+                // Expired and not swept yet: a new life for the id.
+                entry.insert(expires_at);
+                Consumed::First
+            }
+            Entry::Occupied(_) => Consumed::Replayed,
+            Entry::Vacant(entry) => {
+                entry.insert(expires_at);
+                Consumed::First
+            }
+        }
+    }
+}
+
+impl Shard {
+    fn sweep(&mut self, now: u64) {
+        self.used.retain(|_, expires_at| *expires_at >= now);
+        if self.used.capacity() > 4 * self.used.len().max(64) {
+            self.used.shrink_to_fit();
+        }
+        self.swept_at = now;
+        self.size_after_sweep = self.used.len();
+    }
+}
+
+#[async_trait]
+impl ReplayLedger for MemoryReplayLedger {
+    async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
+        Ok(self.consume_at(jti, expires_at, unix_now() as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_use_is_a_replay() {
+        let ledger = MemoryReplayLedger::new();
+        assert_eq!(ledger.consume_at("a", 100, 10), Consumed::First);
+        assert_eq!(ledger.consume_at("a", 100, 11), Consumed::Replayed);
+        assert_eq!(ledger.consume_at("b", 100, 11), Consumed::First);
+    }
+
+    #[test]
+    fn a_million_expired_entries_are_forgotten() {
+        let ledger = MemoryReplayLedger::new();
+        let ttl = 5;
+        for i in 0..1_000_000u32 {
+            // Time runs at 20,000 redemptions a second.
+            let now = u64::from(i / 20_000);
+            ledger.consume_at(&format!("jti-{i}"), now + ttl, now);
+        }
+        // During the flood only what had not expired yet is held: about ttl + 1 seconds'
+        // worth, not the million.
+        let end = 1_000_000 / 20_000;
+        assert!(
+            ledger.len() <= (ttl as usize + 2) * 20_000,
+            "{}",
+            ledger.len()
+        );
+        // Later, new redemptions sweep the shards they touch: the flood is gone.
+        let later = end + ttl + 1;
+        for i in 0..200 {
+            ledger.consume_at(&format!("late-{i}"), later + ttl, later);
+        }
+        assert_eq!(ledger.len(), 200);
+        let capacity: usize = ledger
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().used.capacity())
+            .sum();
+        assert!(capacity <= SHARDS * 1024, "capacity {capacity}");
+    }
+}

@@ -1,0 +1,126 @@
+//! SQLite backends (feature `sqlite`): [`SqliteUserStore`], [`SqliteApiKeyStore`],
+//! [`SqliteReplayLedger`] and [`SqliteSessionStore`] over one pool opened by [`open`].
+//!
+//! Tables are prefixed `tcx_` so they can live in a host's database; the schema is created
+//! by the embedded migrations that [`open`] (or [`migrate`]) applies. The database runs in
+//! WAL mode with `synchronous = NORMAL`.
+//!
+//! Expired ledger entries and sessions are deleted by expiry on write: at most once a
+//! minute per store, the call that notices deletes them; [`SqliteReplayLedger::purge_expired`]
+//! and [`SqliteSessionStore::purge_expired`] do it on demand.
+//!
+//! ```
+//! use techcentrix_auth::store::sqlite::{self, SqliteUserStore};
+//! use techcentrix_auth::store::{ExternalProfile, UserStore};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let pool = sqlite::open(dir.path().join("auth.db")).await.unwrap();
+//! let users = SqliteUserStore::new(pool);
+//! let profile = ExternalProfile {
+//!     external_id: "user1-external".into(),
+//!     email: "user1@techcentrix.com".into(),
+//!     first_name: "User1Name".into(),
+//! };
+//! let user = users.upsert_external(&"acme".into(), &profile).await.unwrap().into_user();
+//! assert_eq!(users.find(&user.id).await.unwrap(), Some(user));
+//! # });
+//! ```
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use super::sql::store_error;
+use super::unix_now;
+use crate::StoreError;
+
+mod keys;
+mod ledger;
+mod sessions;
+mod users;
+
+pub use keys::{SqliteApiKeyStore, StoredKey};
+pub use ledger::SqliteReplayLedger;
+pub use sessions::SqliteSessionStore;
+pub use users::SqliteUserStore;
+
+/// The embedded migrations, applied in order; each runs once per database.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_sessions.sql"),
+    ),
+];
+
+/// Opens (creating it if needed) the SQLite database at `path` and applies the migrations.
+pub async fn open(path: impl AsRef<Path>) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(store_error)?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Opens the database of a `sqlite://PATH` URL: `sqlite://rel.db` is relative to the working
+/// directory, `sqlite:///abs/x.db` absolute.
+pub async fn open_url(url: &str) -> Result<SqlitePool, StoreError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| StoreError::other(format!("not a sqlite://PATH url: {url}")))?;
+    open(path).await
+}
+
+/// Applies the embedded migrations that `pool`'s database has not seen yet, one
+/// `BEGIN IMMEDIATE` transaction each, so concurrent starters do not race.
+pub async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS tcx_migrations (
+            version INTEGER PRIMARY KEY,
+            applied_at INTEGER NOT NULL
+        )",
+    )
+    .execute(pool)
+    .await
+    .map_err(store_error)?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_error)?;
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM tcx_migrations WHERE version = ?")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        if applied.is_none() {
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            sqlx::query("INSERT INTO tcx_migrations (version, applied_at) VALUES (?, ?)")
+                .bind(version)
+                .bind(unix_now())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        }
+        tx.commit().await.map_err(store_error)?;
+    }
+    Ok(())
+}
