@@ -1,16 +1,27 @@
 //! Run with: cargo run --release --example axum
 //!
-//! The reference server on axum: the auth endpoints as a layer around an axum router.
-//! Reads the SPEC §6 environment: TCX_LISTEN, TCX_API_KEYS, TCX_JWT_SECRET,
-//! TCX_DATABASE_URL, TCX_STORE_TIMEOUT, TCX_ONE_TIME_TOKEN_TTL, TCX_ACCESS_TOKEN_TTL,
+//! The reference server on axum: the auth endpoints as a layer around an axum router, and
+//! `GET /me` behind the access-token guard. Reads the SPEC §6 environment: TCX_LISTEN,
+//! TCX_API_KEYS, TCX_JWT_SECRET, TCX_SIGNING_KEYS, TCX_DATABASE_URL, TCX_STORE_TIMEOUT,
+//! TCX_ONE_TIME_TOKEN_TTL, TCX_ACCESS_TOKEN_TTL, TCX_SESSION_TTL, TCX_TOKEN_LEEWAY,
 //! TCX_ISSUER, TCX_RATE_LIMIT (see the README's configuration table).
 
 use std::process::ExitCode;
 
-use axum::Router;
+use axum::extract::{Extension, State};
 use axum::routing::get;
+use axum::{Router, response::IntoResponse};
+use techcentrix_auth::TechCentrixAuth;
+use techcentrix_auth::token::Claims;
 
 mod common;
+
+async fn me(
+    State(auth): State<TechCentrixAuth>,
+    Extension(claims): Extension<Claims>,
+) -> impl IntoResponse {
+    common::me(&auth, &claims).await
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,7 +30,9 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     let app = Router::new()
+        .route("/me", get(me).route_layer(auth.guard()))
         .route("/healthz", get(|| async { "ok" }))
+        .with_state(auth.clone())
         .layer(auth.layer());
     match axum::serve(listener, app)
         .with_graceful_shutdown(common::shutdown_signal())

@@ -7,8 +7,12 @@ use std::sync::Arc;
 
 use crate::endpoints::{AuthEndpointsLayer, AuthService};
 use crate::events::{AuthEvents, NoEvents};
+use crate::guard::AccessGuardLayer;
 use crate::rate_limit::{MemoryRateLimiter, RateLimiter};
-use crate::store::{ApiKeyValidator, MemoryUserStore, UserStore};
+use crate::store::{
+    ApiKeyValidator, MemoryReplayLedger, MemorySessionStore, MemoryUserStore, ReplayLedger,
+    SessionStore, UserStore,
+};
 use crate::token::SigningKeys;
 use crate::{AuthConfig, ConfigError, StoreError};
 
@@ -41,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) keys: SigningKeys,
     pub(crate) api_keys: Arc<dyn ApiKeyValidator>,
     pub(crate) users: Arc<dyn UserStore>,
+    pub(crate) ledger: Arc<dyn ReplayLedger>,
+    pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) events: Arc<dyn AuthEvents>,
     pub(crate) rate_limiter: Option<Arc<dyn RateLimiter>>,
 }
@@ -74,6 +80,13 @@ impl TechCentrixAuth {
         AuthService::standalone(self.clone())
     }
 
+    /// A layer that lets through only requests with a valid access token (of any app), and
+    /// hands the verified [`Claims`](crate::token::Claims) to the inner service in the
+    /// request extensions.
+    pub fn guard(&self) -> AccessGuardLayer {
+        AccessGuardLayer::new(self.clone())
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &AuthConfig {
         &self.shared.config
@@ -88,6 +101,11 @@ impl TechCentrixAuth {
     pub fn user_store(&self) -> &Arc<dyn UserStore> {
         &self.shared.users
     }
+
+    /// The session store.
+    pub fn session_store(&self) -> &Arc<dyn SessionStore> {
+        &self.shared.sessions
+    }
 }
 
 impl fmt::Debug for TechCentrixAuth {
@@ -100,14 +118,17 @@ impl fmt::Debug for TechCentrixAuth {
 }
 
 /// Builds a [`TechCentrixAuth`]. The key validator and the signing keys are required; the
-/// user store defaults to [`MemoryUserStore`], the configuration to [`AuthConfig::default`]
-/// and the event hook to [`NoEvents`].
+/// stores default to their in-memory implementations ([`MemoryUserStore`],
+/// [`MemoryReplayLedger`], [`MemorySessionStore`]), the configuration to
+/// [`AuthConfig::default`] and the event hook to [`NoEvents`].
 #[derive(Default)]
 pub struct AuthBuilder {
     config: Option<AuthConfig>,
     keys: Option<SigningKeys>,
     api_keys: Option<Arc<dyn ApiKeyValidator>>,
     users: Option<Arc<dyn UserStore>>,
+    ledger: Option<Arc<dyn ReplayLedger>>,
+    sessions: Option<Arc<dyn SessionStore>>,
     events: Option<Arc<dyn AuthEvents>>,
     rate_limiter: Option<Arc<dyn RateLimiter>>,
 }
@@ -149,6 +170,30 @@ impl AuthBuilder {
         self
     }
 
+    /// Sets the replay ledger.
+    pub fn replay_ledger(mut self, ledger: impl ReplayLedger) -> Self {
+        self.ledger = Some(Arc::new(ledger));
+        self
+    }
+
+    /// Sets the replay ledger from a shared one.
+    pub fn replay_ledger_arc(mut self, ledger: Arc<dyn ReplayLedger>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// Sets the session store.
+    pub fn session_store(mut self, store: impl SessionStore) -> Self {
+        self.sessions = Some(Arc::new(store));
+        self
+    }
+
+    /// Sets the session store from a shared one.
+    pub fn session_store_arc(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(store);
+        self
+    }
+
     /// Sets the event hook.
     pub fn events(mut self, events: impl AuthEvents) -> Self {
         self.events = Some(Arc::new(events));
@@ -187,6 +232,12 @@ impl AuthBuilder {
                 users: self
                     .users
                     .unwrap_or_else(|| Arc::new(MemoryUserStore::new())),
+                ledger: self
+                    .ledger
+                    .unwrap_or_else(|| Arc::new(MemoryReplayLedger::new())),
+                sessions: self
+                    .sessions
+                    .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
                 events: self.events.unwrap_or_else(|| Arc::new(NoEvents)),
                 rate_limiter: self.rate_limiter,
             }),

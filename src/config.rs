@@ -23,12 +23,24 @@ use std::time::Duration;
 pub struct AuthConfig {
     /// Path of the external sign-up-or-in endpoint. Default `/user/api/auth/external`.
     pub external_path: String,
+    /// Path of the redemption endpoint. Default `/user/api/auth/token`.
+    pub token_path: String,
+    /// Path of the refresh endpoint. Default `/user/api/auth/refresh`.
+    pub refresh_path: String,
+    /// Path of the sign-out endpoint. Default `/user/api/auth/sign-out`.
+    pub sign_out_path: String,
+    /// Path of the JWK set. Default `/.well-known/jwks.json`.
+    pub jwks_path: String,
     /// Largest request body accepted, in bytes. Default 16,384.
     pub body_limit: usize,
     /// Lifetime of a oneTimeToken, 1 s to 1 h. Default 60 s.
     pub one_time_token_ttl: Duration,
     /// Lifetime of an access token, 1 s to 24 h. Default 15 min.
     pub access_token_ttl: Duration,
+    /// How long a session (refresh-token family) lives, 1 s to 365 days. Default 30 days.
+    pub session_ttl: Duration,
+    /// Clock skew allowed past a token's `exp`, at most 5 minutes. Default 5 s.
+    pub leeway: Duration,
     /// The `iss` claim. Default `techcentrix-auth`.
     pub issuer: String,
     /// How long a store call may take before the request answers 503/7. Default 3 s.
@@ -39,9 +51,15 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             external_path: "/user/api/auth/external".to_owned(),
+            token_path: "/user/api/auth/token".to_owned(),
+            refresh_path: "/user/api/auth/refresh".to_owned(),
+            sign_out_path: "/user/api/auth/sign-out".to_owned(),
+            jwks_path: "/.well-known/jwks.json".to_owned(),
             body_limit: 16 * 1024,
             one_time_token_ttl: Duration::from_secs(60),
             access_token_ttl: Duration::from_secs(15 * 60),
+            session_ttl: Duration::from_secs(30 * 86_400),
+            leeway: Duration::from_secs(5),
             issuer: "techcentrix-auth".to_owned(),
             store_timeout: Duration::from_secs(3),
         }
@@ -53,10 +71,50 @@ impl AuthConfig {
     pub const MAX_ONE_TIME_TOKEN_TTL: Duration = Duration::from_secs(3600);
     /// The longest access token lifetime allowed.
     pub const MAX_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(86_400);
+    /// The longest session lifetime allowed.
+    pub const MAX_SESSION_TTL: Duration = Duration::from_secs(365 * 86_400);
+    /// The largest leeway allowed.
+    pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
     /// Sets the path of the external endpoint.
     pub fn with_external_path(mut self, path: impl Into<String>) -> Self {
         self.external_path = path.into();
+        self
+    }
+
+    /// Sets the path of the redemption endpoint.
+    pub fn with_token_path(mut self, path: impl Into<String>) -> Self {
+        self.token_path = path.into();
+        self
+    }
+
+    /// Sets the path of the refresh endpoint.
+    pub fn with_refresh_path(mut self, path: impl Into<String>) -> Self {
+        self.refresh_path = path.into();
+        self
+    }
+
+    /// Sets the path of the sign-out endpoint.
+    pub fn with_sign_out_path(mut self, path: impl Into<String>) -> Self {
+        self.sign_out_path = path.into();
+        self
+    }
+
+    /// Sets the path of the JWK set.
+    pub fn with_jwks_path(mut self, path: impl Into<String>) -> Self {
+        self.jwks_path = path.into();
+        self
+    }
+
+    /// Sets the session lifetime.
+    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
+        self.session_ttl = ttl;
+        self
+    }
+
+    /// Sets the leeway past `exp`.
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
         self
     }
 
@@ -92,8 +150,20 @@ impl AuthConfig {
 
     /// Checks every setting against its bounds.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.external_path.starts_with('/') {
-            return Err(ConfigError::new("external_path", "must start with `/`"));
+        let paths = [
+            ("external_path", &self.external_path),
+            ("token_path", &self.token_path),
+            ("refresh_path", &self.refresh_path),
+            ("sign_out_path", &self.sign_out_path),
+            ("jwks_path", &self.jwks_path),
+        ];
+        for (i, (name, path)) in paths.iter().enumerate() {
+            if !path.starts_with('/') {
+                return Err(ConfigError::new(*name, "must start with `/`"));
+            }
+            if paths[..i].iter().any(|(_, other)| other == path) {
+                return Err(ConfigError::new(*name, format!("`{path}` is used twice")));
+            }
         }
         if self.body_limit == 0 {
             return Err(ConfigError::new("body_limit", "must be at least 1 byte"));
@@ -108,6 +178,13 @@ impl AuthConfig {
             self.access_token_ttl,
             Self::MAX_ACCESS_TOKEN_TTL,
         )?;
+        check_ttl("session_ttl", self.session_ttl, Self::MAX_SESSION_TTL)?;
+        if self.leeway > Self::MAX_LEEWAY || self.leeway.subsec_nanos() != 0 {
+            return Err(ConfigError::new(
+                "leeway",
+                "must be whole seconds from 0 to 300",
+            ));
+        }
         if self.issuer.is_empty() {
             return Err(ConfigError::new("issuer", "must not be empty"));
         }

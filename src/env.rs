@@ -23,7 +23,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::events::AuthEvents;
-use crate::store::{ApiKeyValidator, MemoryUserStore, UserStore};
+use crate::store::{
+    ApiKeyValidator, MemoryReplayLedger, MemorySessionStore, MemoryUserStore, ReplayLedger,
+    SessionStore, UserStore,
+};
 use crate::token::SigningKeys;
 use crate::{
     ApiKey, AppId, AuthConfig, ConfigError, JwtSecret, MemoryApiKeyValidator, TechCentrixAuth,
@@ -48,12 +51,15 @@ pub struct EnvConfig {
     pub api_keys: Vec<(AppId, ApiKey)>,
     /// `TCX_JWT_SECRET`: the HS512 secret; `None` means a random one per process.
     pub jwt_secret: Option<JwtSecret>,
+    /// `TCX_SIGNING_KEYS`: asymmetric keys loaded from `kid:path.pem` entries (the first
+    /// signs, all verify and are published); `None` means HS512.
+    pub signing_keys: Option<SigningKeys>,
     /// `TCX_DATABASE_URL`. Default `sqlite://techcentrix-auth.db`.
     pub database: DatabaseUrl,
     /// `TCX_RATE_LIMIT`: requests per second per key, 0 = off.
     pub rate_limit: u32,
     /// The library settings: `TCX_STORE_TIMEOUT`, `TCX_ONE_TIME_TOKEN_TTL`,
-    /// `TCX_ACCESS_TOKEN_TTL`, `TCX_ISSUER`.
+    /// `TCX_ACCESS_TOKEN_TTL`, `TCX_SESSION_TTL`, `TCX_TOKEN_LEEWAY`, `TCX_ISSUER`.
     pub auth: AuthConfig,
 }
 
@@ -105,10 +111,13 @@ impl EnvConfig {
                 "this build has no Redis backend (the `redis` feature is not available in this version); unset it",
             ));
         }
-        if var("TCX_SIGNING_KEYS").is_some() {
+        let signing_keys = var("TCX_SIGNING_KEYS")
+            .map(|v| parse_signing_keys(&v))
+            .transpose()?;
+        if signing_keys.is_some() && jwt_secret.is_some() {
             return Err(ConfigError::new(
                 "TCX_SIGNING_KEYS",
-                "asymmetric signing keys are not supported by this version; use TCX_JWT_SECRET",
+                "set either TCX_SIGNING_KEYS or TCX_JWT_SECRET, not both",
             ));
         }
         let mut auth = AuthConfig::default();
@@ -131,6 +140,20 @@ impl EnvConfig {
         }
         if let Some(v) = var("TCX_ACCESS_TOKEN_TTL") {
             auth.access_token_ttl = seconds("TCX_ACCESS_TOKEN_TTL", &v, 86_400)?;
+        }
+        if let Some(v) = var("TCX_SESSION_TTL") {
+            auth.session_ttl = seconds("TCX_SESSION_TTL", &v, 365 * 86_400)?;
+        }
+        if let Some(v) = var("TCX_TOKEN_LEEWAY") {
+            auth.leeway = match v.trim().parse::<u64>() {
+                Ok(secs) if secs <= 300 => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::new(
+                        "TCX_TOKEN_LEEWAY",
+                        format!("`{v}` is not a whole number of seconds from 0 to 300"),
+                    ));
+                }
+            };
         }
         if let Some(v) = lookup("TCX_ISSUER") {
             if v.trim().is_empty() || v.chars().any(char::is_control) {
@@ -155,6 +178,7 @@ impl EnvConfig {
             listen,
             api_keys,
             jwt_secret,
+            signing_keys,
             database,
             rate_limit,
             auth,
@@ -176,20 +200,26 @@ impl EnvConfig {
             env_keys.insert(app.clone(), key);
         }
         let env_keys: Arc<dyn ApiKeyValidator> = Arc::new(env_keys);
-        let secret = match &self.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => {
+        let keys = match (&self.signing_keys, &self.jwt_secret) {
+            (Some(keys), _) => keys.clone(),
+            (None, Some(secret)) => SigningKeys::hs512(secret.clone()),
+            (None, None) => {
                 warnings.push(
                     "TCX_JWT_SECRET is unset: tokens are signed with a random secret that dies with this process".to_owned(),
                 );
-                JwtSecret::generate()
+                SigningKeys::hs512(JwtSecret::generate())
             }
         };
-        let (api_keys, users): (Arc<dyn ApiKeyValidator>, Arc<dyn UserStore>) = match &self.database
-        {
-            DatabaseUrl::Memory => (env_keys, Arc::new(MemoryUserStore::new())),
+        let stores = match &self.database {
+            DatabaseUrl::Memory => Stores {
+                api_keys: env_keys,
+                users: Arc::new(MemoryUserStore::new()),
+                ledger: Arc::new(MemoryReplayLedger::new()),
+                sessions: Arc::new(MemorySessionStore::new()),
+            },
             #[cfg(feature = "sqlite")]
             DatabaseUrl::Sqlite(path) => {
+                use crate::ChainedApiKeyValidator;
                 use crate::store::sqlite;
                 let pool = sqlite::open(path).await.map_err(|e| {
                     ConfigError::new(
@@ -197,13 +227,14 @@ impl EnvConfig {
                         format!("cannot open sqlite://{path}: {e}"),
                     )
                 })?;
-                use crate::ChainedApiKeyValidator;
                 let stored: Arc<dyn ApiKeyValidator> =
                     Arc::new(sqlite::SqliteApiKeyStore::new(pool.clone()));
-                (
-                    Arc::new(ChainedApiKeyValidator::new(vec![env_keys, stored])),
-                    Arc::new(sqlite::SqliteUserStore::new(pool)),
-                )
+                Stores {
+                    api_keys: Arc::new(ChainedApiKeyValidator::new(vec![env_keys, stored])),
+                    users: Arc::new(sqlite::SqliteUserStore::new(pool.clone())),
+                    ledger: Arc::new(sqlite::SqliteReplayLedger::new(pool.clone())),
+                    sessions: Arc::new(sqlite::SqliteSessionStore::new(pool)),
+                }
             }
             #[cfg(not(feature = "sqlite"))]
             DatabaseUrl::Sqlite(_) => {
@@ -215,9 +246,11 @@ impl EnvConfig {
         };
         let auth = TechCentrixAuth::builder()
             .config(self.auth.clone())
-            .signing_keys(SigningKeys::hs512(secret))
-            .api_keys_arc(api_keys)
-            .user_store_arc(users)
+            .signing_keys(keys)
+            .api_keys_arc(stores.api_keys)
+            .user_store_arc(stores.users)
+            .replay_ledger_arc(stores.ledger)
+            .session_store_arc(stores.sessions)
             .events(events)
             .rate_limit(self.rate_limit)
             .build()?;
@@ -227,6 +260,35 @@ impl EnvConfig {
             warnings,
         })
     }
+}
+
+struct Stores {
+    api_keys: Arc<dyn ApiKeyValidator>,
+    users: Arc<dyn UserStore>,
+    ledger: Arc<dyn ReplayLedger>,
+    sessions: Arc<dyn SessionStore>,
+}
+
+/// `kid:path.pem` entries: the first signs, all verify.
+fn parse_signing_keys(value: &str) -> Result<SigningKeys, ConfigError> {
+    let mut keys: Option<SigningKeys> = None;
+    for (n, entry) in value.split(',').enumerate() {
+        let entry = entry.trim();
+        let fail =
+            |why: String| ConfigError::new("TCX_SIGNING_KEYS", format!("entry {}: {why}", n + 1));
+        let Some((kid, path)) = entry.split_once(':') else {
+            return Err(fail("expected kid:path.pem".into()));
+        };
+        let pem = std::fs::read(path).map_err(|e| fail(format!("cannot read `{path}`: {e}")))?;
+        keys = Some(
+            match keys {
+                None => SigningKeys::from_pem(kid, &pem),
+                Some(keys) => SigningKeys::from_pem(kid, &pem).map(|k| keys.with_previous(k)),
+            }
+            .map_err(|e| fail(e.to_string()))?,
+        );
+    }
+    keys.ok_or_else(|| ConfigError::new("TCX_SIGNING_KEYS", "no entry"))
 }
 
 fn seconds(name: &str, value: &str, max: u64) -> Result<Duration, ConfigError> {

@@ -1,6 +1,7 @@
-//! The event hook: observe sign-ups, sign-ins and rejected keys for audit logs and metrics.
+//! The event hook: observe sign-ups, sign-ins, rejected keys, redemptions, refreshes and
+//! sign-outs for audit logs and metrics.
 
-use crate::{AppId, UserId};
+use crate::{AppId, SessionId, UserId};
 
 /// Something that happened at an endpoint. Never carries a secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +23,38 @@ pub enum AuthEvent {
     },
     /// A request carried a missing, malformed or unknown API key.
     KeyRejected,
+    /// A oneTimeToken was redeemed: a session started.
+    Redeemed {
+        /// The app.
+        app: AppId,
+        /// The user.
+        user: UserId,
+        /// The new session.
+        session: SessionId,
+    },
+    /// A refresh token was rotated.
+    Refreshed {
+        /// The app.
+        app: AppId,
+        /// The user.
+        user: UserId,
+        /// The session.
+        session: SessionId,
+    },
+    /// An already rotated refresh token was presented: its session is revoked.
+    RefreshReused {
+        /// The app.
+        app: AppId,
+        /// The user.
+        user: UserId,
+        /// The revoked session.
+        session: SessionId,
+    },
+    /// A session was signed out.
+    SignedOut {
+        /// The session, when the sign-out named one by access token.
+        session: Option<SessionId>,
+    },
 }
 
 /// Receives [`AuthEvent`]s. Called on the request's task: keep it quick, or hand the event
@@ -68,6 +101,18 @@ impl AuthEvents for TracingEvents {
             }
             AuthEvent::SignedIn { app, user } => {
                 tracing::info!(event = "sign_in", %app, %user, "auth event")
+            }
+            AuthEvent::Redeemed { app, user, session } => {
+                tracing::info!(event = "redeem", %app, %user, %session, "auth event")
+            }
+            AuthEvent::Refreshed { app, user, session } => {
+                tracing::info!(event = "refresh", %app, %user, %session, "auth event")
+            }
+            AuthEvent::RefreshReused { app, user, session } => {
+                tracing::warn!(event = "refresh_reuse", %app, %user, %session, "auth event: session revoked")
+            }
+            AuthEvent::SignedOut { session } => {
+                tracing::info!(event = "sign_out", session = ?session, "auth event")
             }
         }
     }

@@ -47,6 +47,7 @@ pub mod endpoints;
 pub mod env;
 mod error;
 pub mod events;
+pub mod guard;
 mod ids;
 pub mod rate_limit;
 mod request;
@@ -58,10 +59,12 @@ pub use auth::{AuthBuilder, TechCentrixAuth};
 pub use config::{AuthConfig, ConfigError};
 pub use endpoints::{AuthEndpoints, AuthEndpointsLayer, AuthService};
 pub use error::{BoxError, Error, StoreError};
+pub use guard::{AccessGuard, AccessGuardLayer};
 pub use ids::{AppId, SessionId, UserId};
 pub use secret::{ApiKey, JwtSecret, KeyDigest};
 pub use store::{
-    ApiKeyValidator, ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryUserStore, UserStore,
+    ApiKeyValidator, ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryReplayLedger,
+    MemorySessionStore, MemoryUserStore, ReplayLedger, SessionStore, UserStore,
 };
 
 #[cfg(doctest)]

@@ -7,6 +7,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http_body::Body;
 use http_body_util::BodyExt;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::store::ExternalProfile;
@@ -125,13 +126,26 @@ struct ProfileBody {
     first_name: Value,
 }
 
-/// Parses and checks the body of `POST /user/api/auth/external` (SPEC §2).
-pub(crate) fn external_profile(body: &[u8]) -> Result<ExternalProfile, Error> {
+/// `Content-Type` (415), then size (413): the body of a JSON endpoint.
+pub(crate) async fn read_json<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, Error>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    if !is_json(headers) {
+        return Err(Error::UnsupportedMediaType);
+    }
+    read_limited(headers, body, limit).await
+}
+
+/// Parses a body that must be a JSON object into `T` (400/1 otherwise). Unknown fields are
+/// ignored; a duplicated known field is refused.
+pub(crate) fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err(Error::Malformed("body must be a JSON object".into()));
     }
-    let parsed: ProfileBody = serde_json::from_slice(body).map_err(|e| {
+    serde_json::from_slice(body).map_err(|e| {
         let detail = e.to_string();
         // serde_json appends " at line L column C"; the position adds nothing for a
         // one-line body and the message reads better without it.
@@ -140,7 +154,42 @@ pub(crate) fn external_profile(body: &[u8]) -> Result<ExternalProfile, Error> {
             None => detail,
         };
         Error::Malformed(detail)
-    })?;
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RedeemBody {
+    #[serde(default)]
+    one_time_token: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshBody {
+    #[serde(default)]
+    refresh_token: Value,
+}
+
+/// The token of `{"oneTimeToken": "<jwt>"}`.
+pub(crate) fn one_time_token(body: &[u8]) -> Result<String, Error> {
+    string_field(
+        "oneTimeToken",
+        parse_object::<RedeemBody>(body)?.one_time_token,
+    )
+}
+
+/// The token of `{"refreshToken": "<token>"}`.
+pub(crate) fn refresh_token(body: &[u8]) -> Result<String, Error> {
+    string_field(
+        "refreshToken",
+        parse_object::<RefreshBody>(body)?.refresh_token,
+    )
+}
+
+/// Parses and checks the body of `POST /user/api/auth/external` (SPEC §2).
+pub(crate) fn external_profile(body: &[u8]) -> Result<ExternalProfile, Error> {
+    let parsed: ProfileBody = parse_object(body)?;
     let id = string_field("id", parsed.id)?;
     let email = string_field("email", parsed.email)?;
     let first_name = string_field("firstName", parsed.first_name)?;

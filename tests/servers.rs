@@ -164,7 +164,7 @@ async fn no_secret_appears_in_the_log() {
         let _ = server.child.wait();
         let log = server.stderr();
         assert!(
-            log.contains("tcx.external"),
+            log.contains("tcx.request"),
             "{name} logged its spans: {log}"
         );
         assert!(log.contains("acme"), "{name} logged the app id");

@@ -4,9 +4,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use techcentrix_auth::TechCentrixAuth;
+use bytes::Bytes;
+use http::Response;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http_body_util::Full;
 use techcentrix_auth::env::EnvConfig;
 use techcentrix_auth::events::TracingEvents;
+use techcentrix_auth::token::Claims;
+use techcentrix_auth::{Error, TechCentrixAuth};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -76,4 +81,28 @@ pub(crate) async fn shutdown_signal() {
         tracing::warn!("connections still open after the grace period; exiting");
         std::process::exit(0);
     });
+}
+
+/// `GET /me` behind the guard: the stored profile of the access token's user.
+pub(crate) async fn me(auth: &TechCentrixAuth, claims: &Claims) -> Response<Full<Bytes>> {
+    let user = match auth.user_store().find(&claims.sub).await {
+        Ok(Some(user)) => user,
+        // A valid token for a user the store no longer holds.
+        Ok(None) => return Error::InvalidAccessToken.into_response(),
+        Err(err) => return Error::from(err).into_response(),
+    };
+    let body = serde_json::json!({
+        "userId": user.id,
+        "email": user.email,
+        "firstName": user.first_name,
+        "app": user.app,
+    });
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, "application/json".parse().unwrap());
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, "no-store".parse().unwrap());
+    response
 }

@@ -2,6 +2,14 @@
 //! every other request to the service it wraps; [`AuthEndpointsLayer`] applies it;
 //! [`AuthService`] is the same with nothing inside, for routers that mount by path.
 //!
+//! | path (configurable) | method | what |
+//! |---|---|---|
+//! | `/user/api/auth/external` | POST | sign up or in, answer a oneTimeToken (API key) |
+//! | `/user/api/auth/token` | POST | redeem a oneTimeToken for a session (`X-TechCentrix-App-Id`) |
+//! | `/user/api/auth/refresh` | POST | rotate a refresh token |
+//! | `/user/api/auth/sign-out` | POST | end a session (access token or refresh token) |
+//! | `/.well-known/jwks.json` | GET | the public keys of asymmetric signing keys |
+//!
 //! Requests that are not ours pass through without a box or an allocation: the response
 //! future is an enum of the inner future and ours, the response body an enum of the inner
 //! body and ours.
@@ -44,7 +52,10 @@
 mod body;
 mod external;
 mod future;
+mod jwks;
+pub(crate) mod respond;
 mod service;
+pub(crate) mod session;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;

@@ -1,6 +1,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{Ready, ready};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -10,8 +11,59 @@ use http_body_util::Full;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{ResponseBody, ResponseFuture, external};
-use crate::{BoxError, TechCentrixAuth};
+use super::{ResponseBody, ResponseFuture, external, jwks, respond, session};
+use crate::auth::Shared;
+use crate::{AuthConfig, BoxError, TechCentrixAuth};
+
+/// The endpoints, by the path they answer.
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    External,
+    Token,
+    Refresh,
+    SignOut,
+    Jwks,
+}
+
+impl Endpoint {
+    fn of(config: &AuthConfig, path: &str) -> Option<Endpoint> {
+        if path == config.external_path {
+            Some(Endpoint::External)
+        } else if path == config.token_path {
+            Some(Endpoint::Token)
+        } else if path == config.refresh_path {
+            Some(Endpoint::Refresh)
+        } else if path == config.sign_out_path {
+            Some(Endpoint::SignOut)
+        } else if path == config.jwks_path {
+            Some(Endpoint::Jwks)
+        } else {
+            None
+        }
+    }
+}
+
+/// Serves one request to one of our endpoints.
+async fn serve<B>(
+    shared: Arc<Shared>,
+    endpoint: Endpoint,
+    request: Request<B>,
+) -> Response<Full<Bytes>>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let shared = &*shared;
+    match endpoint {
+        Endpoint::External => respond::in_span("external", external::handle(shared, request)).await,
+        Endpoint::Token => respond::in_span("token", session::redeem(shared, request)).await,
+        Endpoint::Refresh => respond::in_span("refresh", session::refresh(shared, request)).await,
+        Endpoint::SignOut => respond::in_span("sign_out", session::sign_out(shared, request)).await,
+        Endpoint::Jwks => {
+            respond::in_span("jwks", async move { jwks::handle(shared, request) }).await
+        }
+    }
+}
 
 /// Serves the auth endpoints on their configured paths and passes every other request to
 /// `S` untouched.
@@ -62,10 +114,11 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let shared = &self.auth.shared;
-        if request.uri().path() == shared.config.external_path {
-            ResponseFuture::auth(Box::pin(external::serve(shared.clone(), request)))
-        } else {
-            ResponseFuture::inner(self.inner.call(request))
+        match Endpoint::of(&shared.config, request.uri().path()) {
+            Some(endpoint) => {
+                ResponseFuture::auth(Box::pin(serve(shared.clone(), endpoint, request)))
+            }
+            None => ResponseFuture::inner(self.inner.call(request)),
         }
     }
 }

@@ -1,0 +1,103 @@
+//! What every endpoint shares: the request span, errors turned into responses, and the
+//! shapes of successful answers.
+
+use std::future::Future;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Method, Response, StatusCode};
+use http_body_util::Full;
+use tracing::Instrument;
+
+use crate::Error;
+
+/// Runs an endpoint inside a span that records the endpoint, the app and the outcome, and
+/// turns a failure into its SPEC §3 response.
+pub(super) async fn in_span(
+    endpoint: &'static str,
+    handler: impl Future<Output = Result<Response<Full<Bytes>>, Error>>,
+) -> Response<Full<Bytes>> {
+    let span = tracing::info_span!(
+        "tcx.request",
+        endpoint,
+        app = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+    );
+    async move {
+        let response = match handler.await {
+            Ok(response) => {
+                tracing::Span::current().record("outcome", "ok");
+                response
+            }
+            Err(err) => {
+                tracing::Span::current().record("outcome", err.outcome());
+                log_error(&err);
+                err.into_response()
+            }
+        };
+        tracing::info!(status = response.status().as_u16(), "request finished");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// Records the request's app in the current span.
+pub(super) fn record_app(app: &str) {
+    tracing::Span::current().record("app", app);
+}
+
+pub(crate) fn log_error(err: &Error) {
+    match err {
+        Error::Internal(source) => tracing::error!(error = %source, "internal error"),
+        Error::Unavailable(source) => tracing::warn!(error = %source, "store unavailable"),
+        other => tracing::debug!(error = %other, "request refused"),
+    }
+}
+
+/// 405/8 unless the method is `allowed` (the `Allow` value lists it).
+pub(super) fn require_method(
+    method: &Method,
+    allowed: &[Method],
+    allow: &'static str,
+) -> Result<(), Error> {
+    if allowed.contains(method) {
+        Ok(())
+    } else {
+        Err(Error::MethodNotAllowed { allow })
+    }
+}
+
+/// A `200` with `body` of `content_type` and `Cache-Control: no-store`.
+pub(super) fn ok(body: impl Into<Bytes>, content_type: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(body.into()));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A `200` JSON answer with `Cache-Control: no-store`.
+pub(super) fn ok_json(body: &impl serde::Serialize) -> Result<Response<Full<Bytes>>, Error> {
+    let body = serde_json::to_vec(body).map_err(|e| Error::Internal(e.into()))?;
+    Ok(ok(body, "application/json"))
+}
+
+/// A `204 No Content` with `Cache-Control: no-store`.
+pub(super) fn no_content() -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Now, in unix seconds.
+pub(crate) fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,230 @@
+//! The session endpoints: `POST /user/api/auth/token` (redeem a oneTimeToken),
+//! `POST /user/api/auth/refresh` and `POST /user/api/auth/sign-out`.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+
+use super::respond::{no_content, ok_json, record_app, require_method, unix_seconds};
+use crate::auth::Shared;
+use crate::events::AuthEvent;
+use crate::secret::random_token;
+use crate::store::{Consumed, Rotation, Session};
+use crate::token::{Claims, Expected, TokenKind};
+use crate::{AppId, BoxError, Error, KeyDigest, SessionId, UserId, request};
+
+/// The header naming the app at redemption.
+pub(crate) const APP_ID_HEADER: &str = "x-techcentrix-app-id";
+
+/// `POST /user/api/auth/token`: a valid, unused oneTimeToken of this app for an existing
+/// user starts a session. Every refusal is 401/5.
+pub(super) async fn redeem<B>(
+    shared: &Shared,
+    request: Request<B>,
+) -> Result<Response<Full<Bytes>>, Error>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    require_method(request.method(), &[Method::POST], "POST")?;
+    let (parts, body) = request.into_parts();
+    let app = app_id(&parts.headers).ok_or(Error::InvalidOneTimeToken)?;
+    record_app(app.as_str());
+    let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
+    let token = request::one_time_token(&body)?;
+
+    let leeway = shared.config.leeway.as_secs();
+    let expected = Expected {
+        kind: TokenKind::OneTime,
+        issuer: &shared.config.issuer,
+        audience: Some(app.as_str()),
+        leeway,
+    };
+    let claims = shared.keys.verify(&token, &expected).map_err(|why| {
+        tracing::debug!(%why, "oneTimeToken refused");
+        Error::InvalidOneTimeToken
+    })?;
+    if shared
+        .store_call(shared.users.find(&claims.sub))
+        .await?
+        .is_none()
+    {
+        tracing::debug!("oneTimeToken names no stored user");
+        return Err(Error::InvalidOneTimeToken);
+    }
+    // Last, so that a token refused for another reason is not used up.
+    let consumed = shared
+        .store_call(
+            shared
+                .ledger
+                .consume(&claims.jti, claims.exp.saturating_add(leeway)),
+        )
+        .await?;
+    if consumed == Consumed::Replayed {
+        tracing::debug!("oneTimeToken replayed");
+        return Err(Error::InvalidOneTimeToken);
+    }
+    let session = Session {
+        id: SessionId::random(),
+        user: claims.sub,
+        app,
+        expires_at: (unix_seconds() + shared.config.session_ttl.as_secs()) as i64,
+    };
+    let refresh = random_token(32);
+    shared
+        .store_call(
+            shared
+                .sessions
+                .create(&session, &KeyDigest::of(refresh.as_bytes())),
+        )
+        .await?;
+    shared.events.on_event(&AuthEvent::Redeemed {
+        app: session.app.clone(),
+        user: session.user.clone(),
+        session: session.id.clone(),
+    });
+    answer(shared, &session, refresh)
+}
+
+/// `POST /user/api/auth/refresh`: rotate a refresh token; reuse of a rotated one revokes
+/// its session. Every refusal is 401/5.
+pub(super) async fn refresh<B>(
+    shared: &Shared,
+    request: Request<B>,
+) -> Result<Response<Full<Bytes>>, Error>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    require_method(request.method(), &[Method::POST], "POST")?;
+    let (parts, body) = request.into_parts();
+    let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
+    let presented = KeyDigest::of(request::refresh_token(&body)?.as_bytes());
+    let next = random_token(32);
+    let rotation = shared
+        .store_call(shared.sessions.rotate(
+            &presented,
+            &KeyDigest::of(next.as_bytes()),
+            unix_seconds() as i64,
+        ))
+        .await?;
+    match rotation {
+        Rotation::Rotated(session) => {
+            record_app(session.app.as_str());
+            shared.events.on_event(&AuthEvent::Refreshed {
+                app: session.app.clone(),
+                user: session.user.clone(),
+                session: session.id.clone(),
+            });
+            answer(shared, &session, next)
+        }
+        Rotation::Reused(session) => {
+            record_app(session.app.as_str());
+            tracing::warn!(session = %session.id, "rotated refresh token presented again: session revoked");
+            shared.events.on_event(&AuthEvent::RefreshReused {
+                app: session.app,
+                user: session.user,
+                session: session.id,
+            });
+            Err(Error::InvalidRefreshToken)
+        }
+        Rotation::Invalid => Err(Error::InvalidRefreshToken),
+    }
+}
+
+/// `POST /user/api/auth/sign-out`: with `Authorization: Bearer <access token>` (401/4 when
+/// invalid) or a body `{"refreshToken"}`; 204 either way, idempotent.
+pub(super) async fn sign_out<B>(
+    shared: &Shared,
+    request: Request<B>,
+) -> Result<Response<Full<Bytes>>, Error>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    require_method(request.method(), &[Method::POST], "POST")?;
+    let (parts, body) = request.into_parts();
+    if parts.headers.contains_key(http::header::AUTHORIZATION) {
+        let claims = verify_access(shared, &parts.headers)?;
+        record_app(claims.aud.as_str());
+        let session = claims.sid.ok_or(Error::InvalidAccessToken)?;
+        shared.store_call(shared.sessions.revoke(&session)).await?;
+        shared.events.on_event(&AuthEvent::SignedOut {
+            session: Some(session),
+        });
+        return Ok(no_content());
+    }
+    let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
+    let token = KeyDigest::of(request::refresh_token(&body)?.as_bytes());
+    shared
+        .store_call(shared.sessions.revoke_by_token(&token))
+        .await?;
+    shared
+        .events
+        .on_event(&AuthEvent::SignedOut { session: None });
+    Ok(no_content())
+}
+
+/// The verified claims of the request's access token (any app); 401/4 otherwise.
+pub(crate) fn verify_access(shared: &Shared, headers: &HeaderMap) -> Result<Claims, Error> {
+    let token = request::bearer(headers).ok_or(Error::InvalidAccessToken)?;
+    let expected = Expected {
+        kind: TokenKind::Access,
+        issuer: &shared.config.issuer,
+        audience: None,
+        leeway: shared.config.leeway.as_secs(),
+    };
+    shared.keys.verify(token, &expected).map_err(|why| {
+        tracing::debug!(%why, "access token refused");
+        Error::InvalidAccessToken
+    })
+}
+
+/// The app of `X-TechCentrix-App-Id`: one header, 1–128 bytes of visible ASCII.
+fn app_id(headers: &HeaderMap) -> Option<AppId> {
+    let mut values = headers.get_all(APP_ID_HEADER).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let value = value.to_str().ok()?;
+    let ok = !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| AppId::from(value))
+}
+
+/// The session answer: a new access token for the session, and its refresh token.
+fn answer(
+    shared: &Shared,
+    session: &Session,
+    refresh_token: String,
+) -> Result<Response<Full<Bytes>>, Error> {
+    let ttl = shared.config.access_token_ttl.as_secs();
+    let mut claims = Claims::new(
+        TokenKind::Access,
+        session.user.clone(),
+        session.app.clone(),
+        shared.config.issuer.clone(),
+        unix_seconds(),
+        ttl,
+    );
+    claims.sid = Some(session.id.clone());
+    let access_token = shared.keys.sign(&claims).map_err(Error::Internal)?;
+    ok_json(&SessionBody {
+        access_token: &access_token,
+        refresh_token: &refresh_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        user_id: &session.user,
+    })
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionBody<'a> {
+    access_token: &'a str,
+    refresh_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    user_id: &'a UserId,
+}

@@ -1,0 +1,194 @@
+//! The access-token guard: [`AccessGuardLayer`] protects any service with the access
+//! tokens of the session endpoints.
+//!
+//! A missing, malformed, expired, wrongly signed, `alg: none`, other-issuer or
+//! non-`access` token (a oneTimeToken included), or one of an app not on the list, gets
+//! 401/4 with `WWW-Authenticate: Bearer error="invalid_token"` and never reaches the inner
+//! service. A valid one's [`Claims`] are put in the request extensions. Verification is
+//! synchronous: no box, no store call.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use tower::{Layer, ServiceExt, service_fn};
+//! use techcentrix_auth::token::{Claims, SigningKeys};
+//! use techcentrix_auth::{ApiKey, JwtSecret, MemoryApiKeyValidator, TechCentrixAuth};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let auth = TechCentrixAuth::builder()
+//!     .api_keys(MemoryApiKeyValidator::new())
+//!     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+//!     .build()
+//!     .unwrap();
+//! let me = service_fn(|request: Request<Full<Bytes>>| async move {
+//!     let claims = request.extensions().get::<Claims>().unwrap();
+//!     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from(claims.sub.to_string()))))
+//! });
+//! let guarded = auth.guard().layer(me);
+//! let response = guarded
+//!     .oneshot(Request::get("/me").body(Full::new(Bytes::new())).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+//! # }
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::endpoints::ResponseBody;
+use crate::endpoints::respond::log_error;
+use crate::endpoints::session::verify_access;
+use crate::{AppId, Error, TechCentrixAuth};
+
+/// Applies [`AccessGuard`]. Accepts any app's access token unless given a list.
+#[derive(Clone)]
+pub struct AccessGuardLayer {
+    auth: TechCentrixAuth,
+    apps: Option<Arc<HashSet<AppId>>>,
+}
+
+impl AccessGuardLayer {
+    /// A guard accepting the access tokens of every app.
+    pub fn new(auth: TechCentrixAuth) -> Self {
+        AccessGuardLayer { auth, apps: None }
+    }
+
+    /// Accepts only the access tokens of these apps.
+    pub fn allow_apps(mut self, apps: impl IntoIterator<Item = impl Into<AppId>>) -> Self {
+        self.apps = Some(Arc::new(apps.into_iter().map(Into::into).collect()));
+        self
+    }
+}
+
+impl fmt::Debug for AccessGuardLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessGuardLayer")
+            .field("apps", &self.apps)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for AccessGuardLayer {
+    type Service = AccessGuard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessGuard {
+            layer: self.clone(),
+            inner,
+        }
+    }
+}
+
+/// Lets through only requests with a valid access token; see the [module docs](self).
+#[derive(Clone)]
+pub struct AccessGuard<S> {
+    layer: AccessGuardLayer,
+    inner: S,
+}
+
+impl<S: fmt::Debug> fmt::Debug for AccessGuard<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessGuard")
+            .field("layer", &self.layer)
+            .field("inner", &self.inner)
+            .finish()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AccessGuard<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = GuardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let shared = &self.layer.auth.shared;
+        let verified =
+            verify_access(shared, request.headers()).and_then(|claims| match &self.layer.apps {
+                Some(apps) if !apps.contains(&claims.aud) => Err(Error::InvalidAccessToken),
+                _ => Ok(claims),
+            });
+        match verified {
+            Ok(claims) => {
+                request.extensions_mut().insert(claims);
+                GuardFuture {
+                    kind: Kind::Inner {
+                        future: self.inner.call(request),
+                    },
+                }
+            }
+            Err(err) => {
+                log_error(&err);
+                GuardFuture {
+                    kind: Kind::Rejected {
+                        response: Some(err.into_response()),
+                    },
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`AccessGuard`].
+    pub struct GuardFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<Full<Bytes>>> },
+    }
+}
+
+impl<F, B, E> Future for GuardFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future
+                .poll(cx)
+                .map(|result| result.map(|res| res.map(ResponseBody::inner))),
+            KindProj::Rejected { response } => {
+                let response = response
+                    .take()
+                    .expect("GuardFuture polled after completion");
+                Poll::Ready(Ok(response.map(ResponseBody::auth)))
+            }
+        }
+    }
+}
+
+impl<F> fmt::Debug for GuardFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardFuture").finish_non_exhaustive()
+    }
+}
