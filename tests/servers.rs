@@ -173,3 +173,150 @@ async fn no_secret_appears_in_the_log() {
         }
     }
 }
+
+/// The mobile SDK's whole flow over HTTP: external → token → /me → refresh → reuse of the
+/// old refresh token (revokes the family) → a new session → sign-out.
+#[tokio::test]
+async fn full_session_flow_against_both_servers() {
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    for name in SERVERS {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = env_keys();
+        let server = Server::start(
+            name,
+            &[("TCX_API_KEYS", &keys), ("TCX_JWT_SECRET", secret)],
+            dir.path(),
+        );
+        let json = [("Content-Type", "application/json")];
+        let redeem = |ott: String| {
+            let body = serde_json::json!({ "oneTimeToken": ott }).to_string();
+            let addr = server.addr;
+            async move {
+                http(
+                    addr,
+                    "POST",
+                    "/user/api/auth/token",
+                    &[
+                        ("Content-Type", "application/json"),
+                        ("X-TechCentrix-App-Id", "acme"),
+                    ],
+                    &body,
+                )
+                .await
+            }
+        };
+        let ott = guide_call(&server, KEY).await.text().to_owned();
+        let session = redeem(ott.clone()).await;
+        assert_eq!(session.status, 200, "{name}: {}", session.text());
+        assert_eq!(session.headers["cache-control"], "no-store");
+        let session = session.json();
+        redeem(ott).await.assert_error(401, 5);
+
+        let access = session["accessToken"].as_str().unwrap();
+        let me = http(
+            server.addr,
+            "GET",
+            "/me",
+            &[("Authorization", &format!("Bearer {access}"))],
+            "",
+        )
+        .await;
+        assert_eq!(me.status, 200, "{name}: {}", me.text());
+        let me = me.json();
+        assert_eq!(me["userId"], session["userId"]);
+        assert_eq!(me["email"], "user1@techcentrix.com");
+        assert_eq!(me["firstName"], "User1Name");
+        assert_eq!(me["app"], "acme");
+        let anonymous = http(server.addr, "GET", "/me", &[], "").await;
+        anonymous.assert_error(401, 4);
+        assert_eq!(
+            anonymous.headers["www-authenticate"],
+            "Bearer error=\"invalid_token\""
+        );
+
+        let r1 = session["refreshToken"].as_str().unwrap().to_owned();
+        let refresh = |token: String| {
+            let body = serde_json::json!({ "refreshToken": token }).to_string();
+            let addr = server.addr;
+            async move { http(addr, "POST", "/user/api/auth/refresh", &json, &body).await }
+        };
+        let second = refresh(r1.clone()).await;
+        assert_eq!(second.status, 200, "{name}");
+        let r2 = second.json()["refreshToken"].as_str().unwrap().to_owned();
+        refresh(r1).await.assert_error(401, 5);
+        refresh(r2).await.assert_error(401, 5);
+
+        // A new session, then sign-out with its access token.
+        let ott = guide_call(&server, KEY).await.text().to_owned();
+        let session = redeem(ott).await.json();
+        let access = session["accessToken"].as_str().unwrap();
+        let out = http(
+            server.addr,
+            "POST",
+            "/user/api/auth/sign-out",
+            &[("Authorization", &format!("Bearer {access}"))],
+            "",
+        )
+        .await;
+        assert_eq!(out.status, 204, "{name}");
+        refresh(session["refreshToken"].as_str().unwrap().to_owned())
+            .await
+            .assert_error(401, 5);
+
+        let jwks = http(server.addr, "GET", "/.well-known/jwks.json", &[], "").await;
+        assert_eq!(jwks.json(), serde_json::json!({ "keys": [] }), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn asymmetric_keys_from_the_environment_are_published() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let keys = format!("new:{root}/tests/keys/ec-b.pem,old:{root}/tests/keys/ed-a.pem");
+    for name in SERVERS {
+        let dir = tempfile::tempdir().unwrap();
+        let api_keys = env_keys();
+        let server = Server::start(
+            name,
+            &[
+                ("TCX_API_KEYS", &api_keys),
+                ("TCX_SIGNING_KEYS", &keys),
+                ("TCX_DATABASE_URL", "memory:"),
+            ],
+            dir.path(),
+        );
+        let ott = guide_call(&server, KEY).await;
+        let (header, _) = decode_parts(ott.text());
+        assert_eq!(
+            (header["alg"].as_str(), header["kid"].as_str()),
+            (Some("ES256"), Some("new"))
+        );
+        let jwks = http(server.addr, "GET", "/.well-known/jwks.json", &[], "")
+            .await
+            .json();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, ["new", "old"], "{name}");
+        assert!(
+            !jwks.to_string().contains("\"d\""),
+            "no private part is published"
+        );
+    }
+}
+
+#[test]
+fn unreadable_signing_key_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(example_binary("hyper"))
+        .current_dir(dir.path())
+        .env("TCX_LISTEN", "127.0.0.1:0")
+        .env("TCX_SIGNING_KEYS", "k:/nonexistent/key.pem")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("TCX_SIGNING_KEYS"));
+}

@@ -126,6 +126,52 @@ where
     }
 }
 
+/// The guide's flow up to a session: external → token. Returns the session answer's JSON.
+pub async fn start_session(auth: &TechCentrixAuth, app: &str, key: &str) -> Value {
+    let token = call(auth, guide_request(key, GUIDE_BODY)).await;
+    assert_eq!(token.status, 200);
+    let answer = call(auth, redeem_request(app, token.text())).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.json()
+}
+
+/// `POST /user/api/auth/token` for `app` with `token`.
+pub fn redeem_request(app: &str, token: &str) -> Request<Full<Bytes>> {
+    json_post(
+        "/user/api/auth/token",
+        &[("x-techcentrix-app-id", app)],
+        &serde_json::json!({ "oneTimeToken": token }).to_string(),
+    )
+}
+
+/// `POST /user/api/auth/refresh` with `token`.
+pub fn refresh_request(token: &str) -> Request<Full<Bytes>> {
+    json_post(
+        "/user/api/auth/refresh",
+        &[],
+        &serde_json::json!({ "refreshToken": token }).to_string(),
+    )
+}
+
+/// A JSON `POST` to `path` with extra `headers`.
+pub fn json_post(path: &str, headers: &[(&str, &str)], body: &str) -> Request<Full<Bytes>> {
+    let mut builder = Request::post(path).header("content-type", "application/json");
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    builder
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap()
+}
+
+/// A `GET` of `path` with `Authorization: Bearer <token>`.
+pub fn bearer_get(path: &str, token: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
 /// The claims of the token issued for `body` under `key`.
 pub async fn issue(auth: &TechCentrixAuth, key: &str, body: &str) -> Value {
     call(auth, guide_request(key, body)).await.claims()

@@ -1,0 +1,338 @@
+//! One behaviour suite for every store backend: the same test functions run against the
+//! in-memory stores and SQLite (and, with the scale-out work, PostgreSQL and Redis), so the
+//! backends cannot drift apart.
+
+#![allow(missing_debug_implementations)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use techcentrix_auth::store::{
+    Consumed, ExternalProfile, ReplayLedger, Rotation, Session, SessionStore, Upserted, UserStore,
+};
+use techcentrix_auth::{AppId, KeyDigest, SessionId, UserId};
+
+/// The stores of one backend, and whatever keeps them alive (a temporary directory).
+struct Backend {
+    users: Arc<dyn UserStore>,
+    ledger: Arc<dyn ReplayLedger>,
+    sessions: Arc<dyn SessionStore>,
+    _keep: Box<dyn std::any::Any + Send>,
+}
+
+fn profile(id: &str, email: &str) -> ExternalProfile {
+    ExternalProfile {
+        external_id: id.into(),
+        email: email.into(),
+        first_name: "First".into(),
+    }
+}
+
+fn session(expires_at: i64) -> Session {
+    Session {
+        id: SessionId::random(),
+        user: UserId::random(),
+        app: AppId::from("acme"),
+        expires_at,
+    }
+}
+
+fn digest(label: &str) -> KeyDigest {
+    KeyDigest::of(format!("{label}-{}", uuid::Uuid::new_v4()).as_bytes())
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4())
+}
+
+const FAR: i64 = 4_000_000_000;
+
+mod behaviour {
+    use super::*;
+
+    pub(crate) async fn upsert_signs_up_then_in(b: Backend) {
+        let app = AppId::from("acme");
+        let id = unique("user");
+        let first = b
+            .users
+            .upsert_external(&app, &profile(&id, "a@x.io"))
+            .await
+            .unwrap();
+        let Upserted::SignedUp(created) = first else {
+            panic!("first call signs up")
+        };
+        assert_eq!(created.app, app);
+        assert_eq!(created.external_id, id);
+        let again = b
+            .users
+            .upsert_external(&app, &profile(&id, "a@x.io"))
+            .await
+            .unwrap();
+        assert_eq!(again, Upserted::SignedIn(created.clone()));
+        assert_eq!(b.users.find(&created.id).await.unwrap(), Some(created));
+    }
+
+    pub(crate) async fn upsert_updates_a_changed_profile(b: Backend) {
+        let app = AppId::from("acme");
+        let id = unique("user");
+        let created = b
+            .users
+            .upsert_external(&app, &profile(&id, "a@x.io"))
+            .await
+            .unwrap()
+            .into_user();
+        let changed = b
+            .users
+            .upsert_external(&app, &profile(&id, "b@x.io"))
+            .await
+            .unwrap();
+        let Upserted::SignedIn(changed) = changed else {
+            panic!("a known user signs in")
+        };
+        assert_eq!(changed.id, created.id);
+        assert_eq!(changed.email, "b@x.io");
+        assert_eq!(
+            b.users.find(&created.id).await.unwrap().unwrap().email,
+            "b@x.io"
+        );
+    }
+
+    pub(crate) async fn apps_do_not_share_users(b: Backend) {
+        let id = unique("user");
+        let a = b
+            .users
+            .upsert_external(&"a".into(), &profile(&id, "a@x.io"))
+            .await
+            .unwrap();
+        let c = b
+            .users
+            .upsert_external(&"c".into(), &profile(&id, "a@x.io"))
+            .await
+            .unwrap();
+        assert!(matches!(c, Upserted::SignedUp(_)));
+        assert_ne!(a.user().id, c.user().id);
+    }
+
+    pub(crate) async fn unknown_user_is_none(b: Backend) {
+        assert_eq!(b.users.find(&UserId::random()).await.unwrap(), None);
+    }
+
+    pub(crate) async fn concurrent_first_upserts_make_one_user(b: Backend) {
+        let app = AppId::from("acme");
+        let id = unique("user");
+        let calls: Vec<_> = (0..50)
+            .map(|_| {
+                let (users, app, p) = (b.users.clone(), app.clone(), profile(&id, "a@x.io"));
+                tokio::spawn(async move { users.upsert_external(&app, &p).await.unwrap() })
+            })
+            .collect();
+        let mut ids = HashSet::new();
+        let mut sign_ups = 0;
+        for call in calls {
+            let up = call.await.unwrap();
+            sign_ups += matches!(up, Upserted::SignedUp(_)) as usize;
+            ids.insert(up.into_user().id);
+        }
+        assert_eq!(ids.len(), 1);
+        assert_eq!(sign_ups, 1);
+    }
+
+    pub(crate) async fn ledger_accepts_a_jti_once(b: Backend) {
+        let jti = unique("jti");
+        assert_eq!(
+            b.ledger.consume(&jti, FAR as u64).await.unwrap(),
+            Consumed::First
+        );
+        assert_eq!(
+            b.ledger.consume(&jti, FAR as u64).await.unwrap(),
+            Consumed::Replayed
+        );
+        assert_eq!(
+            b.ledger.consume(&unique("jti"), FAR as u64).await.unwrap(),
+            Consumed::First
+        );
+    }
+
+    pub(crate) async fn ledger_concurrent_consumes_have_one_first(b: Backend) {
+        let jti = unique("jti");
+        let calls: Vec<_> = (0..50)
+            .map(|_| {
+                let (ledger, jti) = (b.ledger.clone(), jti.clone());
+                tokio::spawn(async move { ledger.consume(&jti, FAR as u64).await.unwrap() })
+            })
+            .collect();
+        let mut firsts = 0;
+        for call in calls {
+            firsts += (call.await.unwrap() == Consumed::First) as usize;
+        }
+        assert_eq!(firsts, 1);
+    }
+
+    pub(crate) async fn sessions_rotate_and_detect_reuse(b: Backend) {
+        let s = session(FAR);
+        let (t1, t2, t3) = (digest("t1"), digest("t2"), digest("t3"));
+        b.sessions.create(&s, &t1).await.unwrap();
+        assert_eq!(
+            b.sessions.rotate(&t1, &t2, 1).await.unwrap(),
+            Rotation::Rotated(s.clone())
+        );
+        assert_eq!(
+            b.sessions.rotate(&t2, &t3, 2).await.unwrap(),
+            Rotation::Rotated(s.clone())
+        );
+        // t1 and t2 are rotated: presenting one revokes the family, t3 included.
+        assert_eq!(
+            b.sessions.rotate(&t1, &digest("x"), 3).await.unwrap(),
+            Rotation::Reused(s)
+        );
+        assert_eq!(
+            b.sessions.rotate(&t3, &digest("y"), 4).await.unwrap(),
+            Rotation::Invalid
+        );
+    }
+
+    pub(crate) async fn sessions_are_independent(b: Backend) {
+        let (a, c) = (session(FAR), session(FAR));
+        let (ta, tc) = (digest("a"), digest("c"));
+        b.sessions.create(&a, &ta).await.unwrap();
+        b.sessions.create(&c, &tc).await.unwrap();
+        assert!(b.sessions.revoke(&a.id).await.unwrap());
+        assert!(!b.sessions.revoke(&a.id).await.unwrap(), "revoking twice");
+        assert_eq!(
+            b.sessions.rotate(&ta, &digest("n"), 1).await.unwrap(),
+            Rotation::Invalid
+        );
+        assert!(matches!(
+            b.sessions.rotate(&tc, &digest("m"), 1).await.unwrap(),
+            Rotation::Rotated(_)
+        ));
+    }
+
+    pub(crate) async fn sessions_expire(b: Backend) {
+        let s = session(1_000);
+        let t = digest("t");
+        b.sessions.create(&s, &t).await.unwrap();
+        assert_eq!(
+            b.sessions.rotate(&t, &digest("n"), 1_001).await.unwrap(),
+            Rotation::Invalid
+        );
+    }
+
+    pub(crate) async fn sessions_revoke_by_token(b: Backend) {
+        let s = session(FAR);
+        let (t1, t2) = (digest("t1"), digest("t2"));
+        b.sessions.create(&s, &t1).await.unwrap();
+        b.sessions.rotate(&t1, &t2, 1).await.unwrap();
+        // By a rotated token too.
+        assert!(b.sessions.revoke_by_token(&t1).await.unwrap());
+        assert!(
+            !b.sessions.revoke_by_token(&t2).await.unwrap(),
+            "already revoked"
+        );
+        assert!(
+            !b.sessions
+                .revoke_by_token(&digest("unknown"))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            b.sessions.rotate(&t2, &digest("n"), 2).await.unwrap(),
+            Rotation::Invalid
+        );
+    }
+
+    pub(crate) async fn unknown_refresh_token_is_invalid(b: Backend) {
+        assert_eq!(
+            b.sessions
+                .rotate(&digest("nope"), &digest("n"), 1)
+                .await
+                .unwrap(),
+            Rotation::Invalid
+        );
+    }
+
+    pub(crate) async fn concurrent_rotations_rotate_once(b: Backend) {
+        let s = session(FAR);
+        let t = digest("t");
+        b.sessions.create(&s, &t).await.unwrap();
+        let calls: Vec<_> = (0..20)
+            .map(|i| {
+                let (sessions, t) = (b.sessions.clone(), t);
+                tokio::spawn(async move {
+                    sessions
+                        .rotate(&t, &digest(&format!("n{i}")), 1)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut rotated = 0;
+        for call in calls {
+            rotated += matches!(call.await.unwrap(), Rotation::Rotated(_)) as usize;
+        }
+        assert_eq!(rotated, 1);
+    }
+}
+
+/// One test per behaviour for a backend made by `$make` (an async expression).
+macro_rules! suite {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            use super::*;
+            suite!(@tests $make;
+                upsert_signs_up_then_in,
+                upsert_updates_a_changed_profile,
+                apps_do_not_share_users,
+                unknown_user_is_none,
+                concurrent_first_upserts_make_one_user,
+                ledger_accepts_a_jti_once,
+                ledger_concurrent_consumes_have_one_first,
+                sessions_rotate_and_detect_reuse,
+                sessions_are_independent,
+                sessions_expire,
+                sessions_revoke_by_token,
+                unknown_refresh_token_is_invalid,
+                concurrent_rotations_rotate_once,
+            );
+        }
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(backend) = $make.await {
+                    behaviour::$name(backend).await;
+                }
+            }
+        )*
+    };
+}
+
+async fn memory() -> Option<Backend> {
+    use techcentrix_auth::{MemoryReplayLedger, MemorySessionStore, MemoryUserStore};
+    Some(Backend {
+        users: Arc::new(MemoryUserStore::new()),
+        ledger: Arc::new(MemoryReplayLedger::new()),
+        sessions: Arc::new(MemorySessionStore::new()),
+        _keep: Box::new(()),
+    })
+}
+
+#[cfg(feature = "sqlite")]
+async fn sqlite() -> Option<Backend> {
+    use techcentrix_auth::store::sqlite::{
+        self, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pool = sqlite::open(dir.path().join("suite.db")).await.unwrap();
+    Some(Backend {
+        users: Arc::new(SqliteUserStore::new(pool.clone())),
+        ledger: Arc::new(SqliteReplayLedger::new(pool.clone())),
+        sessions: Arc::new(SqliteSessionStore::new(pool)),
+        _keep: Box::new(dir),
+    })
+}
+
+suite!(memory_backend, memory());
+#[cfg(feature = "sqlite")]
+suite!(sqlite_backend, sqlite());
