@@ -214,6 +214,12 @@ impl AuthBuilder {
         self
     }
 
+    /// Sets the rate limiter from a shared one.
+    pub fn rate_limiter_arc(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
     /// Checks the configuration and builds.
     pub fn build(self) -> Result<TechCentrixAuth, ConfigError> {
         let config = self.config.unwrap_or_default();

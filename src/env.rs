@@ -32,14 +32,45 @@ use crate::{
     ApiKey, AppId, AuthConfig, ConfigError, JwtSecret, MemoryApiKeyValidator, TechCentrixAuth,
 };
 
-/// Where users and stored keys live, from `TCX_DATABASE_URL`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where users, stored keys, sessions and the ledger live, from `TCX_DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// `memory:`: nothing survives a restart.
     Memory,
     /// `sqlite://PATH`: the path as given (relative to the working directory unless it
     /// starts with `/`).
     Sqlite(String),
+    /// `postgres://…` (or `postgresql://…`), as given; may hold a password, so its `Debug`
+    /// shows only the scheme.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Memory => f.write_str("Memory"),
+            DatabaseUrl::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            DatabaseUrl::Postgres(_) => f.write_str("Postgres([redacted])"),
+        }
+    }
+}
+
+/// The Redis settings, from `TCX_REDIS_URL` and `TCX_REDIS_PREFIX`.
+#[derive(Clone)]
+pub struct RedisUrl {
+    /// The URL (may hold a password; not shown by `Debug`).
+    pub url: String,
+    /// The prefix of every key (default `tcx:`).
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisUrl")
+            .field("url", &"[redacted]")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 /// The reference servers' settings, read from the environment.
@@ -56,6 +87,11 @@ pub struct EnvConfig {
     pub signing_keys: Option<SigningKeys>,
     /// `TCX_DATABASE_URL`. Default `sqlite://techcentrix-auth.db`.
     pub database: DatabaseUrl,
+    /// `TCX_DATABASE_SCHEMA`: the PostgreSQL schema of the tables (default `public`).
+    pub database_schema: Option<String>,
+    /// `TCX_REDIS_URL` (and `TCX_REDIS_PREFIX`): when set, Redis is the only replay ledger
+    /// and holds the rate limits.
+    pub redis: Option<RedisUrl>,
     /// `TCX_RATE_LIMIT`: requests per second per key, 0 = off.
     pub rate_limit: u32,
     /// The library settings: `TCX_STORE_TIMEOUT`, `TCX_ONE_TIME_TOKEN_TTL`,
@@ -105,12 +141,45 @@ impl EnvConfig {
             Some(v) => parse_database_url(&v)?,
             None => DatabaseUrl::Sqlite("techcentrix-auth.db".to_owned()),
         };
-        if var("TCX_REDIS_URL").is_some() {
-            return Err(ConfigError::new(
-                "TCX_REDIS_URL",
-                "this build has no Redis backend (the `redis` feature is not available in this version); unset it",
-            ));
+        let database_schema = var("TCX_DATABASE_SCHEMA");
+        if let Some(schema) = &database_schema {
+            let plain = schema.len() <= 63
+                && schema.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && schema
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !plain {
+                return Err(ConfigError::new(
+                    "TCX_DATABASE_SCHEMA",
+                    "must be letters, digits and `_`, starting with a letter or `_`, at most 63 bytes",
+                ));
+            }
+            if !matches!(database, DatabaseUrl::Postgres(_)) {
+                return Err(ConfigError::new(
+                    "TCX_DATABASE_SCHEMA",
+                    "only applies to a postgres:// TCX_DATABASE_URL",
+                ));
+            }
         }
+        let redis = match var("TCX_REDIS_URL") {
+            None => None,
+            Some(url) => {
+                if !cfg!(feature = "redis") {
+                    return Err(ConfigError::new(
+                        "TCX_REDIS_URL",
+                        "the Redis backend is not compiled in; rebuild with `--features redis` (or `full`)",
+                    ));
+                }
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(ConfigError::new(
+                        "TCX_REDIS_URL",
+                        "expected redis://HOST[:PORT][/DB]",
+                    ));
+                }
+                let prefix = var("TCX_REDIS_PREFIX").unwrap_or_else(|| "tcx:".to_owned());
+                Some(RedisUrl { url, prefix })
+            }
+        };
         let signing_keys = var("TCX_SIGNING_KEYS")
             .map(|v| parse_signing_keys(&v))
             .transpose()?;
@@ -180,13 +249,15 @@ impl EnvConfig {
             jwt_secret,
             signing_keys,
             database,
+            database_schema,
+            redis,
             rate_limit,
             auth,
         })
     }
 
     /// Opens the stores and builds the state. An unreachable or unusable store is an error
-    /// naming `TCX_DATABASE_URL`.
+    /// naming its variable (`TCX_DATABASE_URL`, `TCX_REDIS_URL`).
     pub async fn build(&self, events: impl AuthEvents) -> Result<EnvServer, ConfigError> {
         let mut warnings = Vec::new();
         let env_keys = MemoryApiKeyValidator::new();
@@ -210,50 +281,21 @@ impl EnvConfig {
                 SigningKeys::hs512(JwtSecret::generate())
             }
         };
-        let stores = match &self.database {
-            DatabaseUrl::Memory => Stores {
-                api_keys: env_keys,
-                users: Arc::new(MemoryUserStore::new()),
-                ledger: Arc::new(MemoryReplayLedger::new()),
-                sessions: Arc::new(MemorySessionStore::new()),
-            },
-            #[cfg(feature = "sqlite")]
-            DatabaseUrl::Sqlite(path) => {
-                use crate::ChainedApiKeyValidator;
-                use crate::store::sqlite;
-                let pool = sqlite::open(path).await.map_err(|e| {
-                    ConfigError::new(
-                        "TCX_DATABASE_URL",
-                        format!("cannot open sqlite://{path}: {e}"),
-                    )
-                })?;
-                let stored: Arc<dyn ApiKeyValidator> =
-                    Arc::new(sqlite::SqliteApiKeyStore::new(pool.clone()));
-                Stores {
-                    api_keys: Arc::new(ChainedApiKeyValidator::new(vec![env_keys, stored])),
-                    users: Arc::new(sqlite::SqliteUserStore::new(pool.clone())),
-                    ledger: Arc::new(sqlite::SqliteReplayLedger::new(pool.clone())),
-                    sessions: Arc::new(sqlite::SqliteSessionStore::new(pool)),
-                }
-            }
-            #[cfg(not(feature = "sqlite"))]
-            DatabaseUrl::Sqlite(_) => {
-                return Err(ConfigError::new(
-                    "TCX_DATABASE_URL",
-                    "the SQLite backend is not compiled in; enable the `sqlite` feature",
-                ));
-            }
-        };
+        let stores = self.open_stores(env_keys).await?;
+        let (ledger, rate_limiter) = self.redis_parts(stores.ledger).await?;
         let auth = TechCentrixAuth::builder()
             .config(self.auth.clone())
             .signing_keys(keys)
             .api_keys_arc(stores.api_keys)
             .user_store_arc(stores.users)
-            .replay_ledger_arc(stores.ledger)
+            .replay_ledger_arc(ledger)
             .session_store_arc(stores.sessions)
-            .events(events)
-            .rate_limit(self.rate_limit)
-            .build()?;
+            .events(events);
+        let auth = match rate_limiter {
+            Some(limiter) => auth.rate_limiter_arc(limiter),
+            None => auth.rate_limit(self.rate_limit),
+        }
+        .build()?;
         Ok(EnvServer {
             auth,
             demo_key,
@@ -262,11 +304,199 @@ impl EnvConfig {
     }
 }
 
+/// What the admin command manages: the stored keys and the users of `TCX_DATABASE_URL`.
+pub struct Admin {
+    /// Server API keys.
+    pub keys: Arc<dyn crate::store::ApiKeyAdmin>,
+    /// Users.
+    pub users: Arc<dyn crate::store::UserCount>,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin").finish_non_exhaustive()
+    }
+}
+
+impl EnvConfig {
+    /// Opens the database of `TCX_DATABASE_URL` (applying migrations) for key management
+    /// and counts. `memory:` has nothing to manage.
+    pub async fn open_admin(&self) -> Result<Admin, ConfigError> {
+        match &self.database {
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite(path) => {
+                use crate::store::sqlite;
+                let pool = sqlite::open(path).await.map_err(|e| {
+                    ConfigError::new(
+                        "TCX_DATABASE_URL",
+                        format!("cannot open sqlite://{path}: {e}"),
+                    )
+                })?;
+                Ok(Admin {
+                    keys: Arc::new(sqlite::SqliteApiKeyStore::new(pool.clone())),
+                    users: Arc::new(sqlite::SqliteUserStore::new(pool)),
+                })
+            }
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres(url) => {
+                use crate::store::postgres;
+                let pool = postgres::connect(&self.postgres_options(url))
+                    .await
+                    .map_err(|e| {
+                        ConfigError::new("TCX_DATABASE_URL", format!("cannot use PostgreSQL: {e}"))
+                    })?;
+                Ok(Admin {
+                    keys: Arc::new(postgres::PostgresApiKeyStore::new(pool.clone())),
+                    users: Arc::new(postgres::PostgresUserStore::new(pool)),
+                })
+            }
+            DatabaseUrl::Memory => Err(ConfigError::new(
+                "TCX_DATABASE_URL",
+                "memory: keeps nothing to manage; use sqlite:// or postgres://",
+            )),
+            #[allow(unreachable_patterns)]
+            _ => Err(ConfigError::new(
+                "TCX_DATABASE_URL",
+                "this backend is not compiled in; rebuild with `--features full`",
+            )),
+        }
+    }
+
+    /// Opens the database's stores. Keys stored in a database are looked up after those
+    /// of `TCX_API_KEYS`, and a look-up is trusted for 5 s.
+    async fn open_stores(&self, env_keys: Arc<dyn ApiKeyValidator>) -> Result<Stores, ConfigError> {
+        match &self.database {
+            DatabaseUrl::Memory => Ok(Stores {
+                api_keys: env_keys,
+                users: Arc::new(MemoryUserStore::new()),
+                ledger: Arc::new(MemoryReplayLedger::new()),
+                sessions: Arc::new(MemorySessionStore::new()),
+            }),
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite(path) => {
+                use crate::store::sqlite;
+                let pool = sqlite::open(path).await.map_err(|e| {
+                    ConfigError::new(
+                        "TCX_DATABASE_URL",
+                        format!("cannot open sqlite://{path}: {e}"),
+                    )
+                })?;
+                Ok(Stores::sql(
+                    env_keys,
+                    Arc::new(sqlite::SqliteApiKeyStore::new(pool.clone())),
+                    Arc::new(sqlite::SqliteUserStore::new(pool.clone())),
+                    Arc::new(sqlite::SqliteReplayLedger::new(pool.clone())),
+                    Arc::new(sqlite::SqliteSessionStore::new(pool)),
+                ))
+            }
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres(url) => {
+                use crate::store::postgres;
+                let pool = postgres::connect(&self.postgres_options(url))
+                    .await
+                    .map_err(|e| {
+                        ConfigError::new("TCX_DATABASE_URL", format!("cannot use PostgreSQL: {e}"))
+                    })?;
+                Ok(Stores::sql(
+                    env_keys,
+                    Arc::new(postgres::PostgresApiKeyStore::new(pool.clone())),
+                    Arc::new(postgres::PostgresUserStore::new(pool.clone())),
+                    Arc::new(postgres::PostgresReplayLedger::new(pool.clone())),
+                    Arc::new(postgres::PostgresSessionStore::new(pool)),
+                ))
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(ConfigError::new(
+                "TCX_DATABASE_URL",
+                "this backend is not compiled in; rebuild with `--features full`",
+            )),
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres_options(&self, url: &str) -> crate::store::postgres::PostgresOptions {
+        let options = crate::store::postgres::PostgresOptions::new(url)
+            .acquire_timeout(self.auth.store_timeout);
+        match &self.database_schema {
+            Some(schema) => options.schema(schema.clone()),
+            None => options,
+        }
+    }
+
+    /// With `TCX_REDIS_URL`, Redis is the ledger (replacing the database's) and, with a
+    /// rate limit, the limiter.
+    #[allow(clippy::type_complexity)]
+    async fn redis_parts(
+        &self,
+        ledger: Arc<dyn ReplayLedger>,
+    ) -> Result<
+        (
+            Arc<dyn ReplayLedger>,
+            Option<Arc<dyn crate::rate_limit::RateLimiter>>,
+        ),
+        ConfigError,
+    > {
+        let Some(redis) = &self.redis else {
+            return Ok((ledger, None));
+        };
+        #[cfg(feature = "redis")]
+        {
+            use crate::store::redis::{RedisOptions, RedisRateLimiter, RedisReplayLedger};
+            let connection = RedisOptions::new(redis.url.clone())
+                .timeout(self.auth.store_timeout)
+                .connect()
+                .await
+                .map_err(|e| {
+                    ConfigError::new("TCX_REDIS_URL", format!("cannot reach Redis: {e}"))
+                })?;
+            let limiter = (self.rate_limit > 0).then(|| {
+                Arc::new(RedisRateLimiter::new(
+                    connection.clone(),
+                    redis.prefix.clone(),
+                    self.rate_limit,
+                )) as Arc<dyn crate::rate_limit::RateLimiter>
+            });
+            Ok((
+                Arc::new(RedisReplayLedger::new(connection, redis.prefix.clone())),
+                limiter,
+            ))
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = (redis, ledger);
+            Err(ConfigError::new(
+                "TCX_REDIS_URL",
+                "the Redis backend is not compiled in",
+            ))
+        }
+    }
+}
+
 struct Stores {
     api_keys: Arc<dyn ApiKeyValidator>,
     users: Arc<dyn UserStore>,
     ledger: Arc<dyn ReplayLedger>,
     sessions: Arc<dyn SessionStore>,
+}
+
+impl Stores {
+    /// A SQL database's stores; its keys after the environment's, cached for 5 s.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn sql(
+        env_keys: Arc<dyn ApiKeyValidator>,
+        stored_keys: Arc<dyn ApiKeyValidator>,
+        users: Arc<dyn UserStore>,
+        ledger: Arc<dyn ReplayLedger>,
+        sessions: Arc<dyn SessionStore>,
+    ) -> Stores {
+        let stored = Arc::new(crate::store::CachedApiKeyValidator::from_arc(stored_keys));
+        Stores {
+            api_keys: Arc::new(crate::ChainedApiKeyValidator::new(vec![env_keys, stored])),
+            users,
+            ledger,
+            sessions,
+        }
+    }
 }
 
 /// `kid:path.pem` entries: the first signs, all verify.
@@ -346,10 +576,13 @@ fn parse_database_url(value: &str) -> Result<DatabaseUrl, ConfigError> {
         return Ok(DatabaseUrl::Sqlite(path.to_owned()));
     }
     if value.starts_with("postgres://") || value.starts_with("postgresql://") {
-        return Err(ConfigError::new(
-            "TCX_DATABASE_URL",
-            "this build has no PostgreSQL backend (the `postgres` feature is not available in this version)",
-        ));
+        if !cfg!(feature = "postgres") {
+            return Err(ConfigError::new(
+                "TCX_DATABASE_URL",
+                "the PostgreSQL backend is not compiled in; rebuild with `--features postgres` (or `full`)",
+            ));
+        }
+        return Ok(DatabaseUrl::Postgres(value.to_owned()));
     }
     Err(ConfigError::new(
         "TCX_DATABASE_URL",
@@ -407,7 +640,8 @@ mod tests {
             ("TCX_ONE_TIME_TOKEN_TTL", "3601"),
             ("TCX_ACCESS_TOKEN_TTL", "0"),
             ("TCX_RATE_LIMIT", "fast"),
-            ("TCX_REDIS_URL", "redis://127.0.0.1"),
+            ("TCX_REDIS_URL", "http://127.0.0.1"),
+            ("TCX_DATABASE_SCHEMA", "bad-schema"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert_eq!(err.setting(), name, "{err}");

@@ -91,6 +91,64 @@ impl fmt::Debug for KeyDigest {
     }
 }
 
+/// Values indexed by key digest: looked up by the digest's first eight bytes, then the
+/// whole digest compared in constant time. The cost is the same with one entry or many.
+#[derive(Debug)]
+pub(crate) struct DigestMap<V> {
+    buckets: std::collections::HashMap<u64, Vec<(KeyDigest, V)>>,
+}
+
+impl<V> Default for DigestMap<V> {
+    fn default() -> Self {
+        DigestMap {
+            buckets: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl<V> DigestMap<V> {
+    pub(crate) fn get(&self, digest: &KeyDigest) -> Option<&V> {
+        self.buckets
+            .get(&digest.prefix())?
+            .iter()
+            .find(|(d, _)| d == digest)
+            .map(|(_, v)| v)
+    }
+
+    /// Inserts or replaces the value of `digest`.
+    pub(crate) fn insert(&mut self, digest: KeyDigest, value: V) {
+        let bucket = self.buckets.entry(digest.prefix()).or_default();
+        bucket.retain(|(d, _)| *d != digest);
+        bucket.push((digest, value));
+    }
+
+    /// Removes the value of `digest`; whether there was one.
+    pub(crate) fn remove(&mut self, digest: &KeyDigest) -> bool {
+        let Some(bucket) = self.buckets.get_mut(&digest.prefix()) else {
+            return false;
+        };
+        let before = bucket.len();
+        bucket.retain(|(d, _)| d != digest);
+        let removed = bucket.len() != before;
+        if bucket.is_empty() {
+            self.buckets.remove(&digest.prefix());
+        }
+        removed
+    }
+
+    /// Keeps only the values for which `keep` holds.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        self.buckets.retain(|_, bucket| {
+            bucket.retain(|(_, v)| keep(v));
+            !bucket.is_empty()
+        });
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.buckets.values().map(Vec::len).sum()
+    }
+}
+
 /// The shared secret of HS512 tokens: at least 32 bytes.
 ///
 /// ```

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use common::*;
 use techcentrix_auth::store::sqlite::{self, SqliteApiKeyStore, SqliteUserStore};
-use techcentrix_auth::store::{ExternalProfile, Upserted, UserStore};
+use techcentrix_auth::store::{ApiKeyAdmin, ExternalProfile, Upserted, UserCount, UserStore};
 use techcentrix_auth::{ApiKey, ApiKeyValidator, AppId, AuthConfig, UserId};
 
 fn profile(id: &str, email: &str, first_name: &str) -> ExternalProfile {
@@ -71,7 +71,7 @@ async fn profile_changes_are_stored_and_unchanged_sign_ins_write_nothing() {
         users.find(&first.id).await.unwrap().unwrap().email,
         "new@x.io"
     );
-    assert_eq!(users.count(None).await.unwrap(), 1);
+    assert_eq!(users.count_users(None).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -140,13 +140,13 @@ async fn stored_keys_validate_until_revoked_and_only_digests_are_kept() {
     let pool = sqlite::open(dir.path().join("k.db")).await.unwrap();
     let keys = SqliteApiKeyStore::new(pool.clone());
     let app = AppId::from("acme");
-    let (id, key) = keys.add(&app, "first").await.unwrap();
-    let (_, second) = keys.add(&app, "second").await.unwrap();
+    let (id, key) = keys.add_key(&app, "first").await.unwrap();
+    let (_, second) = keys.add_key(&app, "second").await.unwrap();
     assert_eq!(keys.validate(&key).await.unwrap(), Some(app.clone()));
     assert_eq!(keys.validate(&second).await.unwrap(), Some(app.clone()));
     assert_eq!(keys.validate(&ApiKey::generate()).await.unwrap(), None);
 
-    let listed = keys.list(Some(&app)).await.unwrap();
+    let listed = keys.list_keys(Some(&app)).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0].label, "first");
     assert!(listed.iter().all(|k| k.revoked_at.is_none()));
@@ -166,11 +166,11 @@ async fn stored_keys_validate_until_revoked_and_only_digests_are_kept() {
         );
     }
 
-    assert!(keys.revoke(&id).await.unwrap());
-    assert!(!keys.revoke(&id).await.unwrap());
+    assert!(keys.revoke_key(&id).await.unwrap());
+    assert!(!keys.revoke_key(&id).await.unwrap());
     assert_eq!(keys.validate(&key).await.unwrap(), None);
     assert_eq!(keys.validate(&second).await.unwrap(), Some(app));
-    assert!(keys.list(None).await.unwrap()[0].revoked_at.is_some());
+    assert!(keys.list_keys(None).await.unwrap()[0].revoked_at.is_some());
 }
 
 #[tokio::test]

@@ -11,6 +11,10 @@
 //! | [`UserStore`] | [`MemoryUserStore`] | [`SqliteUserStore`](sqlite::SqliteUserStore) |
 //! | [`ReplayLedger`] | [`MemoryReplayLedger`] | [`SqliteReplayLedger`](sqlite::SqliteReplayLedger) |
 //! | [`SessionStore`] | [`MemorySessionStore`] | [`SqliteSessionStore`](sqlite::SqliteSessionStore) |
+//!
+//! With the `postgres` feature, [`postgres`] has the PostgreSQL versions of all four (and
+//! key management through [`ApiKeyAdmin`]); with `redis`, [`redis`] has a replay ledger and
+//! a rate limiter that every instance shares.
 
 use std::sync::Arc;
 
@@ -18,12 +22,20 @@ use async_trait::async_trait;
 
 use crate::{ApiKey, AppId, KeyDigest, SessionId, StoreError, UserId};
 
+mod cache;
 mod memory;
-#[cfg(feature = "sqlite")]
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql_stores;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+pub use cache::CachedApiKeyValidator;
 pub use memory::{
     ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryReplayLedger, MemorySessionStore,
     MemoryUserStore,
@@ -345,6 +357,43 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
         (**self).revoke_by_token(token).await
     }
+}
+
+/// A stored API key as listed: never the key itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredKey {
+    /// The key's id (for revocation).
+    pub id: String,
+    /// The app it belongs to.
+    pub app: AppId,
+    /// A free-form label.
+    pub label: String,
+    /// Creation time, unix seconds.
+    pub created_at: i64,
+    /// Revocation time, unix seconds, if revoked.
+    pub revoked_at: Option<i64>,
+}
+
+/// Key management for stores that keep server API keys (the SQL backends): add, list,
+/// revoke. Rotation is adding the new key, moving the partner to it, then revoking the old.
+#[async_trait]
+pub trait ApiKeyAdmin: Send + Sync + 'static {
+    /// Creates a new random key for `app`; returns its id and the key, shown only here: the
+    /// store keeps its digest.
+    async fn add_key(&self, app: &AppId, label: &str) -> Result<(String, ApiKey), StoreError>;
+
+    /// The keys, oldest first, of one app or all; never the keys themselves.
+    async fn list_keys(&self, app: Option<&AppId>) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// Revokes a key; `Ok(false)` when no live key has this id.
+    async fn revoke_key(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// Counting users, for operators (`admin users count`).
+#[async_trait]
+pub trait UserCount: Send + Sync + 'static {
+    /// How many users there are, in one app or in all.
+    async fn count_users(&self, app: Option<&AppId>) -> Result<u64, StoreError>;
 }
 
 /// The current time in unix seconds.

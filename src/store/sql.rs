@@ -1,6 +1,22 @@
-//! What the SQL backends share: the mapping of driver errors to [`StoreError`].
+//! What the SQL backends share: the mapping of driver errors to [`StoreError`] and the
+//! pace of expiry on write.
+
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::StoreError;
+
+/// How often, at most, a store deletes expired rows on its own.
+pub(crate) const PURGE_EVERY_SECS: i64 = 60;
+
+/// Whether the caller is the one to purge now (at most once per [`PURGE_EVERY_SECS`] per
+/// store).
+pub(crate) fn purge_due(purged_at: &AtomicI64, now: i64) -> bool {
+    let last = purged_at.load(Ordering::Relaxed);
+    now - last >= PURGE_EVERY_SECS
+        && purged_at
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
 
 /// Connection trouble, pool exhaustion and lock contention are "unavailable" (503/7 for the
 /// client); anything else is a store bug (500/9).
@@ -20,11 +36,15 @@ pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
 }
 
 /// SQLite's BUSY/LOCKED (5, 6 and their extended codes); PostgreSQL's serialization,
-/// deadlock, lock-timeout, shutdown and connection classes (40001, 40P01, 55P03, 57P0x, 08xxx).
+/// deadlock, lock-timeout, shutdown, connection and resource classes (40001, 40P01, 55P03,
+/// 57P0x, 08xxx, 53xxx).
 fn is_contention(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
     if let Ok(n) = code.parse::<i64>() {
         return matches!(n & 0xff, 5 | 6);
     }
-    matches!(code, "40001" | "40P01" | "55P03") || code.starts_with("57P") || code.starts_with("08")
+    matches!(code, "40001" | "40P01" | "55P03")
+        || code.starts_with("57P")
+        || code.starts_with("08")
+        || code.starts_with("53")
 }

@@ -1,8 +1,8 @@
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 
+use crate::secret::DigestMap;
 use crate::store::ApiKeyValidator;
 use crate::{ApiKey, AppId, KeyDigest, StoreError};
 
@@ -27,7 +27,7 @@ use crate::{ApiKey, AppId, KeyDigest, StoreError};
 /// ```
 #[derive(Default)]
 pub struct MemoryApiKeyValidator {
-    keys: RwLock<HashMap<u64, Vec<(KeyDigest, AppId)>>>,
+    keys: RwLock<DigestMap<AppId>>,
 }
 
 impl MemoryApiKeyValidator {
@@ -44,34 +44,19 @@ impl MemoryApiKeyValidator {
 
     /// Adds a key for `app`. Only its digest is kept.
     pub fn insert(&self, app: impl Into<AppId>, key: &ApiKey) {
-        let digest = key.digest();
-        let app = app.into();
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        let bucket = keys.entry(digest.prefix()).or_default();
-        bucket.retain(|(d, _)| *d != digest);
-        bucket.push((digest, app));
+        keys.insert(key.digest(), app.into());
     }
 
     /// Removes a key; returns whether it was there.
     pub fn remove(&self, key: &ApiKey) -> bool {
-        let digest = key.digest();
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        let Some(bucket) = keys.get_mut(&digest.prefix()) else {
-            return false;
-        };
-        let before = bucket.len();
-        bucket.retain(|(d, _)| *d != digest);
-        let removed = bucket.len() != before;
-        if bucket.is_empty() {
-            keys.remove(&digest.prefix());
-        }
-        removed
+        keys.remove(&key.digest())
     }
 
     /// How many keys are live.
     pub fn len(&self) -> usize {
-        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        keys.values().map(Vec::len).sum()
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Whether no key is live.
@@ -81,10 +66,7 @@ impl MemoryApiKeyValidator {
 
     fn lookup(&self, digest: &KeyDigest) -> Option<AppId> {
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
-        keys.get(&digest.prefix())?
-            .iter()
-            .find(|(d, _)| d == digest)
-            .map(|(_, app)| app.clone())
+        keys.get(digest).cloned()
     }
 }
 

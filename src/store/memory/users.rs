@@ -5,7 +5,7 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 
-use crate::store::{ExternalProfile, Upserted, User, UserStore, unix_now};
+use crate::store::{ExternalProfile, Upserted, User, UserCount, UserStore, unix_now};
 use crate::{AppId, StoreError, UserId};
 
 const SHARDS: usize = 16;
@@ -153,5 +153,23 @@ impl UserStore for MemoryUserStore {
 
     async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         Ok(self.find_by_id(id))
+    }
+}
+
+#[async_trait]
+impl UserCount for MemoryUserStore {
+    async fn count_users(&self, app: Option<&AppId>) -> Result<u64, StoreError> {
+        let count = match app {
+            None => self.len(),
+            Some(app) => self
+                .by_external
+                .iter()
+                .map(|shard| {
+                    let users = shard.read().unwrap_or_else(|e| e.into_inner());
+                    users.keys().filter(|(a, _)| a == app).count()
+                })
+                .sum(),
+        };
+        Ok(count as u64)
     }
 }

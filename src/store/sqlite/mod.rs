@@ -37,15 +37,9 @@ use super::sql::store_error;
 use super::unix_now;
 use crate::StoreError;
 
-mod keys;
-mod ledger;
-mod sessions;
-mod users;
+mod stores;
 
-pub use keys::{SqliteApiKeyStore, StoredKey};
-pub use ledger::SqliteReplayLedger;
-pub use sessions::SqliteSessionStore;
-pub use users::SqliteUserStore;
+pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore};
 
 /// The embedded migrations, applied in order; each runs once per database.
 const MIGRATIONS: &[(i64, &str)] = &[

@@ -1,0 +1,18 @@
+//! The SQL stores of [`sql_stores!`](crate::store::sql_stores) on a PostgreSQL pool.
+
+use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+
+crate::store::sql_stores::sql_stores! {
+    backend: "PostgreSQL",
+    pool: PgPool,
+    row: PgRow,
+    users: PostgresUserStore,
+    keys: PostgresApiKeyStore,
+    ledger: PostgresReplayLedger,
+    sessions: PostgresSessionStore,
+    begin_write: "BEGIN",
+    // Concurrent rotations of one token wait here; the second then sees it rotated.
+    lock_rotation: "FOR UPDATE OF t, s",
+    key_order: "seq",
+}

@@ -1,0 +1,438 @@
+//! The SQL stores, written once: [`sql_stores!`] instantiates the user store, key store,
+//! replay ledger and session store for one sqlx pool type (SQLite, PostgreSQL).
+//!
+//! The SQL is the common subset of both dialects (`$n` parameters, `ON CONFLICT`,
+//! `RETURNING`); what differs is passed in: how a write transaction begins, how the rows of
+//! a rotation are locked, and which column orders keys by insertion. A macro rather than
+//! generics over `sqlx::Database`, whose executor bounds would fill a page per impl.
+
+macro_rules! sql_stores {
+    (
+        backend: $backend:literal,
+        pool: $Pool:ty,
+        row: $Row:ty,
+        users: $Users:ident,
+        keys: $Keys:ident,
+        ledger: $Ledger:ident,
+        sessions: $Sessions:ident,
+        begin_write: $begin_write:literal,
+        lock_rotation: $lock_rotation:literal,
+        key_order: $key_order:literal $(,)?
+    ) => {
+        use std::sync::atomic::AtomicI64;
+
+        use async_trait::async_trait;
+        use sqlx::Row as _;
+
+        use crate::store::sql::{purge_due, store_error};
+        use crate::store::{
+            ApiKeyAdmin, ApiKeyValidator, Consumed, ExternalProfile, ReplayLedger, Rotation,
+            Session, SessionStore, StoredKey, Upserted, User, UserCount, UserStore, unix_now,
+        };
+        use crate::{ApiKey, AppId, KeyDigest, SessionId, StoreError, UserId};
+
+        const USER_COLUMNS: &str =
+            "id, app_id, external_id, email, first_name, created_at, updated_at";
+
+        #[doc = concat!("Users in ", $backend, "'s `tcx_users` table; `(app_id, external_id)` is unique.")]
+        ///
+        /// A sign-in that changes nothing only reads.
+        #[derive(Clone, Debug)]
+        pub struct $Users {
+            pool: $Pool,
+        }
+
+        impl $Users {
+            /// Users in `pool`'s database (migrated by [`migrate`](super::migrate)).
+            pub fn new(pool: $Pool) -> Self {
+                $Users { pool }
+            }
+
+            async fn fetch_user(&self, condition: &str, a: &str, b: Option<&str>) -> Result<Option<User>, StoreError> {
+                let sql = format!("SELECT {USER_COLUMNS} FROM tcx_users WHERE {condition}");
+                let mut query = sqlx::query(&sql).bind(a);
+                if let Some(b) = b {
+                    query = query.bind(b);
+                }
+                query
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?
+                    .map(|row| user_from_row(&row))
+                    .transpose()
+            }
+
+            async fn by_external(&self, app: &AppId, external_id: &str) -> Result<Option<User>, StoreError> {
+                self.fetch_user("app_id = $1 AND external_id = $2", app.as_str(), Some(external_id)).await
+            }
+        }
+
+        fn user_from_row(row: &$Row) -> Result<User, StoreError> {
+            let read = || -> Result<User, sqlx::Error> {
+                Ok(User {
+                    id: UserId::new(row.try_get::<String, _>("id")?),
+                    app: AppId::new(row.try_get::<String, _>("app_id")?),
+                    external_id: row.try_get("external_id")?,
+                    email: row.try_get("email")?,
+                    first_name: row.try_get("first_name")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            };
+            read().map_err(store_error)
+        }
+
+        #[async_trait]
+        impl UserStore for $Users {
+            async fn upsert_external(&self, app: &AppId, profile: &ExternalProfile) -> Result<Upserted, StoreError> {
+                if let Some(user) = self.by_external(app, &profile.external_id).await?
+                    && user.has_profile(profile)
+                {
+                    return Ok(Upserted::SignedIn(user));
+                }
+                let new_id = UserId::random();
+                let sql = format!(
+                    "INSERT INTO tcx_users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6)
+                     ON CONFLICT (app_id, external_id) DO UPDATE SET
+                         email = excluded.email,
+                         first_name = excluded.first_name,
+                         updated_at = excluded.updated_at
+                     WHERE tcx_users.email <> excluded.email
+                        OR tcx_users.first_name <> excluded.first_name
+                     RETURNING {USER_COLUMNS}"
+                );
+                let row = sqlx::query(&sql)
+                    .bind(new_id.as_str())
+                    .bind(app.as_str())
+                    .bind(&profile.external_id)
+                    .bind(&profile.email)
+                    .bind(&profile.first_name)
+                    .bind(unix_now())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                match row {
+                    Some(row) => {
+                        let user = user_from_row(&row)?;
+                        Ok(if user.id == new_id { Upserted::SignedUp(user) } else { Upserted::SignedIn(user) })
+                    }
+                    // Someone else stored the same profile in between: nothing to change.
+                    None => self
+                        .by_external(app, &profile.external_id)
+                        .await?
+                        .map(Upserted::SignedIn)
+                        .ok_or_else(|| StoreError::other("user vanished during upsert")),
+                }
+            }
+
+            async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
+                self.fetch_user("id = $1", id.as_str(), None).await
+            }
+        }
+
+        #[async_trait]
+        impl UserCount for $Users {
+            async fn count_users(&self, app: Option<&AppId>) -> Result<u64, StoreError> {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM tcx_users WHERE CAST($1 AS TEXT) IS NULL OR app_id = $1",
+                )
+                .bind(app.map(AppId::as_str))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(count as u64)
+            }
+        }
+
+        #[doc = concat!("Server API keys in ", $backend, "'s `tcx_api_keys` table, stored as SHA-256 digests;")]
+        /// managed through [`ApiKeyAdmin`].
+        #[derive(Clone, Debug)]
+        pub struct $Keys {
+            pool: $Pool,
+        }
+
+        impl $Keys {
+            /// Keys in `pool`'s database (migrated by [`migrate`](super::migrate)).
+            pub fn new(pool: $Pool) -> Self {
+                $Keys { pool }
+            }
+        }
+
+        #[async_trait]
+        impl ApiKeyAdmin for $Keys {
+            async fn add_key(&self, app: &AppId, label: &str) -> Result<(String, ApiKey), StoreError> {
+                let key = ApiKey::generate();
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                sqlx::query(
+                    "INSERT INTO tcx_api_keys (id, app_id, label, digest, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&id)
+                .bind(app.as_str())
+                .bind(label)
+                .bind(&key.digest().as_bytes()[..])
+                .bind(unix_now())
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok((id, key))
+            }
+
+            async fn list_keys(&self, app: Option<&AppId>) -> Result<Vec<StoredKey>, StoreError> {
+                let sql = concat!(
+                    "SELECT id, app_id, label, created_at, revoked_at FROM tcx_api_keys
+                     WHERE CAST($1 AS TEXT) IS NULL OR app_id = $1 ORDER BY created_at, ",
+                    $key_order
+                );
+                let rows = sqlx::query(sql)
+                    .bind(app.map(AppId::as_str))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(StoredKey {
+                            id: row.try_get("id")?,
+                            app: AppId::new(row.try_get::<String, _>("app_id")?),
+                            label: row.try_get("label")?,
+                            created_at: row.try_get("created_at")?,
+                            revoked_at: row.try_get("revoked_at")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(store_error)
+            }
+
+            async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE tcx_api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .bind(unix_now())
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+
+        #[async_trait]
+        impl ApiKeyValidator for $Keys {
+            async fn validate(&self, key: &ApiKey) -> Result<Option<AppId>, StoreError> {
+                let digest = key.digest();
+                let row: Option<(String, Vec<u8>)> = sqlx::query_as(
+                    "SELECT app_id, digest FROM tcx_api_keys WHERE digest = $1 AND revoked_at IS NULL",
+                )
+                .bind(&digest.as_bytes()[..])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(row.and_then(|(app, stored)| {
+                    let stored = KeyDigest::from_bytes(stored.try_into().ok()?);
+                    (stored == digest).then(|| AppId::new(app))
+                }))
+            }
+        }
+
+        #[doc = concat!("Used `jti`s in ", $backend, "'s `tcx_replay` table: a used token stays used across")]
+        /// restarts and across every process sharing the database.
+        #[derive(Debug)]
+        pub struct $Ledger {
+            pool: $Pool,
+            purged_at: AtomicI64,
+        }
+
+        impl $Ledger {
+            /// The ledger in `pool`'s database (migrated by [`migrate`](super::migrate)).
+            pub fn new(pool: $Pool) -> Self {
+                $Ledger { pool, purged_at: AtomicI64::new(0) }
+            }
+
+            /// Deletes the entries that expired before `now` (unix seconds); how many.
+            pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+                let done = sqlx::query("DELETE FROM tcx_replay WHERE expires_at < $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl ReplayLedger for $Ledger {
+            async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
+                let now = unix_now();
+                if purge_due(&self.purged_at, now) {
+                    self.purge_expired(now).await?;
+                }
+                let expires_at = i64::try_from(expires_at).unwrap_or(i64::MAX);
+                // A leftover expired row for the same id is replaced: the id lives anew.
+                let done = sqlx::query(
+                    "INSERT INTO tcx_replay (jti, expires_at) VALUES ($1, $2)
+                     ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
+                     WHERE tcx_replay.expires_at < $3",
+                )
+                .bind(jti)
+                .bind(expires_at)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(if done.rows_affected() == 1 { Consumed::First } else { Consumed::Replayed })
+            }
+        }
+
+        #[doc = concat!("Refresh-token families in ", $backend, "'s `tcx_sessions` and `tcx_refresh_tokens`")]
+        /// (digests only). A rotation is one transaction holding the family's rows, so
+        /// concurrent presentations of one token are serialized: one rotates, the others see
+        /// reuse.
+        #[derive(Debug)]
+        pub struct $Sessions {
+            pool: $Pool,
+            purged_at: AtomicI64,
+        }
+
+        type FamilyRow = (String, Option<i64>, String, String, i64, Option<i64>);
+
+        impl $Sessions {
+            /// The sessions in `pool`'s database (migrated by [`migrate`](super::migrate)).
+            pub fn new(pool: $Pool) -> Self {
+                $Sessions { pool, purged_at: AtomicI64::new(0) }
+            }
+
+            /// Deletes the families (and their tokens) that expired before `now`; how many.
+            pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin().await.map_err(store_error)?;
+                sqlx::query(
+                    "DELETE FROM tcx_refresh_tokens WHERE session_id IN
+                         (SELECT id FROM tcx_sessions WHERE expires_at < $1)",
+                )
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                let done = sqlx::query("DELETE FROM tcx_sessions WHERE expires_at < $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl SessionStore for $Sessions {
+            async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
+                let now = unix_now();
+                if purge_due(&self.purged_at, now) {
+                    self.purge_expired(now).await?;
+                }
+                let mut tx = self.pool.begin().await.map_err(store_error)?;
+                sqlx::query(
+                    "INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(session.id.as_str())
+                .bind(session.user.as_str())
+                .bind(session.app.as_str())
+                .bind(now)
+                .bind(session.expires_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                sqlx::query(
+                    "INSERT INTO tcx_refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(&refresh.as_bytes()[..])
+                .bind(session.id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                tx.commit().await.map_err(store_error)
+            }
+
+            async fn rotate(&self, presented: &KeyDigest, next: &KeyDigest, now: i64) -> Result<Rotation, StoreError> {
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(store_error)?;
+                let row: Option<FamilyRow> = sqlx::query_as(concat!(
+                    "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
+                     FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
+                     WHERE t.digest = $1 ",
+                    $lock_rotation
+                ))
+                .bind(&presented.as_bytes()[..])
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                let Some((id, rotated_at, user, app, expires_at, revoked_at)) = row else {
+                    return Ok(Rotation::Invalid);
+                };
+                if revoked_at.is_some() || expires_at < now {
+                    return Ok(Rotation::Invalid);
+                }
+                let session = Session {
+                    id: SessionId::new(id),
+                    user: UserId::new(user),
+                    app: AppId::new(app),
+                    expires_at,
+                };
+                if rotated_at.is_some() {
+                    sqlx::query("UPDATE tcx_sessions SET revoked_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(session.id.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                    tx.commit().await.map_err(store_error)?;
+                    return Ok(Rotation::Reused(session));
+                }
+                sqlx::query("UPDATE tcx_refresh_tokens SET rotated_at = $1 WHERE digest = $2")
+                    .bind(now)
+                    .bind(&presented.as_bytes()[..])
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query(
+                    "INSERT INTO tcx_refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)",
+                )
+                .bind(&next.as_bytes()[..])
+                .bind(session.id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(Rotation::Rotated(session))
+            }
+
+            async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE tcx_sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .bind(unix_now())
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE tcx_sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND id =
+                         (SELECT session_id FROM tcx_refresh_tokens WHERE digest = $2)",
+                )
+                .bind(unix_now())
+                .bind(&token.as_bytes()[..])
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+        }
+    };
+}
+
+pub(crate) use sql_stores;

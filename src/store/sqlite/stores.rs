@@ -1,0 +1,19 @@
+//! The SQL stores of [`sql_stores!`](crate::store::sql_stores) on a SQLite pool.
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteRow;
+
+crate::store::sql_stores::sql_stores! {
+    backend: "SQLite",
+    pool: SqlitePool,
+    row: SqliteRow,
+    users: SqliteUserStore,
+    keys: SqliteApiKeyStore,
+    ledger: SqliteReplayLedger,
+    sessions: SqliteSessionStore,
+    // The write lock up front: concurrent rotations queue on busy_timeout instead of
+    // failing to upgrade a read transaction.
+    begin_write: "BEGIN IMMEDIATE",
+    lock_rotation: "",
+    key_order: "rowid",
+}
