@@ -4,7 +4,7 @@
 //! A missing, malformed, expired, wrongly signed, `alg: none`, other-issuer or
 //! non-`access` token (a oneTimeToken included), or one of an app not on the list, gets
 //! 401/4 with `WWW-Authenticate: Bearer error="invalid_token"` and never reaches the inner
-//! service. A valid one's [`Claims`] are put in the request extensions. Verification is
+//! service. A valid one's [`Claims`](crate::token::Claims) are put in the request extensions. Verification is
 //! synchronous: no box, no store call.
 //!
 //! ```

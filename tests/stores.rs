@@ -1,8 +1,10 @@
 //! One behaviour suite for every store backend: the same test functions run against the
-//! in-memory stores and SQLite (and, with the scale-out work, PostgreSQL and Redis), so the
-//! backends cannot drift apart.
+//! in-memory stores, SQLite, PostgreSQL and (for the ledger) Redis, so the backends cannot
+//! drift apart. PostgreSQL and Redis need `TCX_TEST_POSTGRES_URL` / `TCX_TEST_REDIS_URL`.
 
 #![allow(missing_debug_implementations)]
+
+mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -274,8 +276,19 @@ mod behaviour {
     }
 }
 
-/// One test per behaviour for a backend made by `$make` (an async expression).
+/// One test per behaviour for a backend made by `$make` (an async expression giving
+/// `Option<Backend>`: `None` when its service is not configured). `ledger_only` runs just
+/// the ledger behaviours (a backend that only has a ledger).
 macro_rules! suite {
+    ($backend:ident, $make:expr, ledger_only) => {
+        mod $backend {
+            use super::*;
+            suite!(@tests $make;
+                ledger_accepts_a_jti_once,
+                ledger_concurrent_consumes_have_one_first,
+            );
+        }
+    };
     ($backend:ident, $make:expr) => {
         mod $backend {
             use super::*;
@@ -333,6 +346,36 @@ async fn sqlite() -> Option<Backend> {
     })
 }
 
+#[cfg(feature = "postgres")]
+async fn postgres() -> Option<Backend> {
+    use techcentrix_auth::store::postgres::{
+        self, PostgresReplayLedger, PostgresSessionStore, PostgresUserStore,
+    };
+    let schema = common::services::PgSchema::new()?;
+    let pool = postgres::connect(&schema.options()).await.unwrap();
+    Some(Backend {
+        users: Arc::new(PostgresUserStore::new(pool.clone())),
+        ledger: Arc::new(PostgresReplayLedger::new(pool.clone())),
+        sessions: Arc::new(PostgresSessionStore::new(pool)),
+        _keep: Box::new(schema),
+    })
+}
+
+#[cfg(feature = "redis")]
+async fn redis() -> Option<Backend> {
+    use techcentrix_auth::store::redis::{RedisOptions, RedisReplayLedger};
+    let prefix = common::services::RedisPrefix::new()?;
+    let connection = RedisOptions::new(&prefix.url).connect().await.unwrap();
+    let mut backend = memory().await?;
+    backend.ledger = Arc::new(RedisReplayLedger::new(connection, prefix.prefix.clone()));
+    backend._keep = Box::new(prefix);
+    Some(backend)
+}
+
 suite!(memory_backend, memory());
 #[cfg(feature = "sqlite")]
 suite!(sqlite_backend, sqlite());
+#[cfg(feature = "postgres")]
+suite!(postgres_backend, postgres());
+#[cfg(feature = "redis")]
+suite!(redis_backend, redis(), ledger_only);

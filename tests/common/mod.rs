@@ -346,3 +346,6 @@ pub async fn http(
         body: body.collect().await.unwrap().to_bytes(),
     }
 }
+
+pub mod proxy;
+pub mod services;
