@@ -45,35 +45,6 @@ fn three_instances(env: &[(String, String)], dir: &std::path::Path) -> Vec<Serve
     })
 }
 
-async fn external(addr: SocketAddr, key: &str, body: &str) -> Answer {
-    http(
-        addr,
-        "POST",
-        "/user/api/auth/external",
-        &[
-            ("Authorization", &format!("Bearer {key}")),
-            ("Content-Type", "application/json"),
-        ],
-        body,
-    )
-    .await
-}
-
-async fn redeem(addr: SocketAddr, token: &str) -> Answer {
-    let body = serde_json::json!({ "oneTimeToken": token }).to_string();
-    http(
-        addr,
-        "POST",
-        "/user/api/auth/token",
-        &[
-            ("Content-Type", "application/json"),
-            ("X-TechCentrix-App-Id", "acme"),
-        ],
-        &body,
-    )
-    .await
-}
-
 fn admin(env: &[(String, String)], args: &[&str]) -> String {
     let output = std::process::Command::new(example_binary("admin"))
         .args(args)
@@ -99,21 +70,21 @@ async fn three_instances_share_users_tokens_and_keys() {
     let [a, b, c] = [servers[0].addr, servers[1].addr, servers[2].addr];
 
     // Signed up through 1, signed in through 2: the same user.
-    let up = external(a, KEY, GUIDE_BODY).await.claims();
-    let ott = external(b, KEY, GUIDE_BODY).await;
+    let up = http_external(a, KEY, GUIDE_BODY).await.claims();
+    let ott = http_external(b, KEY, GUIDE_BODY).await;
     assert_eq!(ott.claims()["sub"], up["sub"]);
 
     // A oneTimeToken from instance 2, redeemed once through 1, refused by 3.
-    let first = redeem(a, ott.text()).await;
+    let first = http_redeem(a, ott.text()).await;
     assert_eq!(first.status, 200, "{}", first.text());
-    redeem(c, ott.text()).await.assert_error(401, 5);
+    http_redeem(c, ott.text()).await.assert_error(401, 5);
 
     // 200 concurrent first sign-ins of one new user over the three instances: one row.
     let body = r#"{"id":"crowd-user","email":"crowd@techcentrix.com","firstName":"Crowd"}"#;
     let calls: Vec<_> = (0..200)
         .map(|i| {
             let addr = [a, b, c][i % 3];
-            tokio::spawn(async move { external(addr, KEY, body).await })
+            tokio::spawn(async move { http_external(addr, KEY, body).await })
         })
         .collect();
     let mut subs = HashSet::new();
@@ -160,7 +131,7 @@ async fn three_instances_share_users_tokens_and_keys() {
     assert_eq!(row[4], "active");
     assert!(!listed.contains(&key), "the key is never listed");
     for addr in [a, b, c] {
-        assert_eq!(external(addr, &key, GUIDE_BODY).await.status, 200);
+        assert_eq!(http_external(addr, &key, GUIDE_BODY).await.status, 200);
     }
     assert_eq!(
         admin(&env, &["keys", "revoke", &id]).trim(),
@@ -174,7 +145,7 @@ async fn three_instances_share_users_tokens_and_keys() {
             "revoked key still accepted after 5 s: {stopped:?}"
         );
         for (i, addr) in [a, b, c].into_iter().enumerate() {
-            let answer = external(addr, &key, GUIDE_BODY).await;
+            let answer = http_external(addr, &key, GUIDE_BODY).await;
             stopped[i] |= answer.status == 401;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -196,7 +167,7 @@ async fn postgres_outage_gives_503_and_recovers() {
     env.push(("TCX_STORE_TIMEOUT".into(), "1".into()));
     let server = start("axum", &env, dir.path());
     let addr = server.addr;
-    assert_eq!(external(addr, KEY, GUIDE_BODY).await.status, 200);
+    assert_eq!(http_external(addr, KEY, GUIDE_BODY).await.status, 200);
 
     for mode in [Mode::Cut, Mode::Stall] {
         proxy.set(mode);
@@ -206,7 +177,7 @@ async fn postgres_outage_gives_503_and_recovers() {
                 r#"{{"id":"load-{i}-{}","email":"l@x.io","firstName":"L"}}"#,
                 uuid::Uuid::new_v4()
             );
-            external(addr, KEY, &body).await
+            http_external(addr, KEY, &body).await
         })
         .await;
         check_answers(&outage_answers, mode);
@@ -215,7 +186,7 @@ async fn postgres_outage_gives_503_and_recovers() {
             "{mode:?}: the outage was seen"
         );
         proxy.set(Mode::Open);
-        wait_for_200(|| async { external(addr, KEY, GUIDE_BODY).await }).await;
+        wait_for_200(|| async { http_external(addr, KEY, GUIDE_BODY).await }).await;
     }
     assert!(
         server.terminate().success(),
@@ -241,13 +212,13 @@ async fn redis_outage_fails_redemption_closed_and_recovers() {
         // Tokens issued before the outage (issuance needs no Redis).
         let mut tokens = Vec::new();
         for _ in 0..10 {
-            tokens.push(external(addr, KEY, GUIDE_BODY).await.text().to_owned());
+            tokens.push(http_external(addr, KEY, GUIDE_BODY).await.text().to_owned());
         }
         proxy.set(mode);
         let mut answers = Vec::new();
         for token in &tokens {
             let started = Instant::now();
-            answers.push((redeem(addr, token).await, started.elapsed()));
+            answers.push((http_redeem(addr, token).await, started.elapsed()));
         }
         check_answers(&answers, mode);
         assert!(
@@ -257,21 +228,21 @@ async fn redis_outage_fails_redemption_closed_and_recovers() {
         proxy.set(Mode::Open);
         // Back: redemption works again (a fresh token)...
         wait_for_200(|| async move {
-            let token = external(addr, KEY, GUIDE_BODY).await.text().to_owned();
-            redeem(addr, &token).await
+            let token = http_external(addr, KEY, GUIDE_BODY).await.text().to_owned();
+            http_redeem(addr, &token).await
         })
         .await;
         // ...and no token is ever accepted twice. After a cut each is accepted once; after a
         // stall, a `SET` that was held and delivered late may have used a token up, so each
         // is accepted at most once.
         for token in &tokens {
-            let first = redeem(addr, token).await;
+            let first = http_redeem(addr, token).await;
             match (mode, first.status.as_u16()) {
                 (_, 200) => {}
                 (Mode::Stall, _) => first.assert_error(401, 5),
                 (_, other) => panic!("{mode:?}: a token unused during the outage got {other}"),
             }
-            redeem(addr, token).await.assert_error(401, 5);
+            http_redeem(addr, token).await.assert_error(401, 5);
         }
     }
     assert!(server.terminate().success());

@@ -12,17 +12,7 @@ fn env_keys() -> String {
 }
 
 async fn guide_call(server: &Server, key: &str) -> Answer {
-    http(
-        server.addr,
-        "POST",
-        "/user/api/auth/external",
-        &[
-            ("Authorization", &format!("Bearer {key}")),
-            ("Content-Type", "application/json"),
-        ],
-        GUIDE_BODY,
-    )
-    .await
+    http_external(server.addr, key, GUIDE_BODY).await
 }
 
 #[tokio::test]
@@ -181,23 +171,8 @@ async fn full_session_flow_against_both_servers() {
             dir.path(),
         );
         let json = [("Content-Type", "application/json")];
-        let redeem = |ott: String| {
-            let body = serde_json::json!({ "oneTimeToken": ott }).to_string();
-            let addr = server.addr;
-            async move {
-                http(
-                    addr,
-                    "POST",
-                    "/user/api/auth/token",
-                    &[
-                        ("Content-Type", "application/json"),
-                        ("X-TechCentrix-App-Id", "acme"),
-                    ],
-                    &body,
-                )
-                .await
-            }
-        };
+        let addr = server.addr;
+        let redeem = |ott: String| async move { http_redeem(addr, &ott).await };
         let ott = guide_call(&server, KEY).await.text().to_owned();
         let session = redeem(ott.clone()).await;
         assert_eq!(session.status, 200, "{name}: {}", session.text());

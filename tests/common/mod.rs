@@ -347,5 +347,25 @@ pub async fn http(
     }
 }
 
+/// The guide's request over HTTP: `POST /user/api/auth/external` with `key` and `body`.
+pub async fn http_external(addr: SocketAddr, key: &str, body: &str) -> Answer {
+    let authorization = format!("Bearer {key}");
+    let headers = [
+        ("Authorization", authorization.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    http(addr, "POST", "/user/api/auth/external", &headers, body).await
+}
+
+/// `POST /user/api/auth/token` over HTTP for app `acme`.
+pub async fn http_redeem(addr: SocketAddr, token: &str) -> Answer {
+    let body = serde_json::json!({ "oneTimeToken": token }).to_string();
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("X-TechCentrix-App-Id", "acme"),
+    ];
+    http(addr, "POST", "/user/api/auth/token", &headers, &body).await
+}
+
 pub mod proxy;
 pub mod services;
