@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The load benchmark: the hello-world baseline and the reference server with each store,
+# driven by wrk with the guide's request (one existing user, then a new user per request)
+# and by redemptions, side by side in one run. Prints one table.
+#
+# Run with: bash bench/load.sh
+# Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32).
+# Installs wrk from Debian's packages if it is missing. Loopback only; every run is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}
+CONNECTIONS=${CONNECTIONS:-32}
+KEY=bench-key-0123456789abcdef0123456789abcdef
+SECRET=bench-secret-0123456789abcdef0123456789abcdef
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)..." >&2
+  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+fi
+cargo build --release --features full --examples >&2
+BIN=target/release/examples
+CLK_TCK=$(getconf CLK_TCK)
+
+# start NAME [VAR=VALUE...]: starts an example on a free port; sets PID and URL.
+start() {
+  local name=$1; shift
+  local out="$WORK/$name.$RANDOM.out"
+  env TCX_LISTEN=127.0.0.1:0 TCX_API_KEYS="bench:$KEY" TCX_JWT_SECRET="$SECRET" \
+    TCX_ONE_TIME_TOKEN_TTL=3600 RUST_LOG=warn "$@" "$BIN/$name" >"$out" 2>"$WORK/$name.err" &
+  PID=$!
+  for _ in $(seq 1 100); do
+    grep -q '^listening on' "$out" 2>/dev/null && break
+    sleep 0.1
+  done
+  URL=$(sed -n 's/^listening on //p' "$out")
+  [ -n "$URL" ] || { echo "$name did not start: $(cat "$WORK/$name.err")" >&2; exit 1; }
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+
+# run SCRIPT [VAR=VALUE...]: one wrk run against $URL; prints
+# "req_per_s p50_ms p99_ms errors cpu_us_per_req".
+run() {
+  local script=$1; shift
+  local before after result
+  before=$(cpu_ticks "$PID")
+  result=$(env BENCH_KEY="$KEY" "$@" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+    -s "$script" "$URL/user/api/auth/external" | grep '^RESULT')
+  after=$(cpu_ticks "$PID")
+  python3 - "$result" "$before" "$after" "$CLK_TCK" <<'PY'
+import sys
+fields = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
+requests, duration = int(fields["requests"]), int(fields["duration_us"]) / 1e6
+cpu_s = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4])
+print(f"{requests / duration:.0f} {int(fields['p50_us']) / 1000:.3f} {int(fields['p99_us']) / 1000:.3f} "
+      f"{fields['errors']} {cpu_s / max(requests, 1) * 1e6:.2f}")
+PY
+}
+
+# median: the run with the median req/s of the lines on stdin.
+median() { sort -n -k1,1 | awk '{ line[NR] = $0 } END { print line[int((NR + 1) / 2)] }'; }
+
+ROWS="$WORK/rows"
+: >"$ROWS"
+
+# scenario LABEL SERVER SCRIPT WRK_ENV SERVER_ENV...
+scenario() {
+  local label=$1 server=$2 script=$3 wrk_env=$4; shift 4
+  start "$server" "$@"
+  # Warm up (and sign the repeated user up).
+  env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
+    "$URL/user/api/auth/external" >/dev/null
+  local results=""
+  for _ in $(seq 1 "$RUNS"); do
+    if [ "$script" = token ]; then
+      mint
+      results+="$(run bench/token.lua TOKENS="$WORK/tokens")"$'\n'
+    else
+      results+="$(run "$script" $wrk_env)"$'\n'
+    fi
+  done
+  echo "$label $(printf '%s' "$results" | median) $(peak_rss_mb "$PID")" >>"$ROWS"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  echo "done: $label" >&2
+}
+
+# Tokens for one redemption run: more than the server can redeem in DURATION seconds.
+mint() {
+  local template
+  template=$(curl -s -X POST "$URL/user/api/auth/external" -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/json' \
+    -d '{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}')
+  python3 bench/mint_tokens.py "$SECRET" "$template" $((DURATION * 90000)) "$WORK/tokens"
+}
+
+scenario "baseline (axum, same JSON, constant answer)" baseline bench/external.lua USERS=repeat
+scenario "memory, existing user" axum bench/external.lua USERS=repeat TCX_DATABASE_URL=memory:
+scenario "memory, new user each request" axum bench/external.lua USERS=distinct TCX_DATABASE_URL=memory:
+scenario "sqlite (WAL), existing user" axum bench/external.lua USERS=repeat TCX_DATABASE_URL="sqlite://$WORK/bench.db"
+scenario "sqlite (WAL), new user each request" axum bench/external.lua USERS=distinct TCX_DATABASE_URL="sqlite://$WORK/bench2.db"
+scenario "redeem /token (memory ledger)" axum token - TCX_DATABASE_URL=memory:
+
+echo
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, median of $RUNS runs; $(nproc) cores; $(uname -m); $(date -u +%Y-%m-%d)"
+python3 - "$ROWS" <<'PY'
+import sys
+rows = []
+for line in open(sys.argv[1]):
+    *label, rps, p50, p99, errors, cpu, rss = line.split()
+    rows.append((" ".join(label), float(rps), p50, p99, errors, float(cpu), rss))
+base_rps, base_cpu = rows[0][1], rows[0][5]
+print("| scenario | req/s | × baseline | p50 ms | p99 ms | errors | server CPU µs/req | × baseline | peak RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|")
+for label, rps, p50, p99, errors, cpu, rss in rows:
+    print(f"| {label} | {rps:,.0f} | {rps / base_rps:.2f} | {p50} | {p99} | {errors} | {cpu:.1f} | {cpu / base_cpu:.2f} | {rss} |")
+PY
