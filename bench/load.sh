@@ -4,7 +4,8 @@
 # and by redemptions, side by side in one run. Prints one table.
 #
 # Run with: bash bench/load.sh
-# Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32).
+# Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32),
+# ONLY (a regex: run the baseline and the scenarios whose label matches).
 # Installs wrk from Debian's packages if it is missing. Loopback only; every run is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,9 @@ ROWS="$WORK/rows"
 # scenario LABEL SERVER SCRIPT WRK_ENV SERVER_ENV...
 scenario() {
   local label=$1 server=$2 script=$3 wrk_env=$4; shift 4
+  if [ "$server" != baseline ] && [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then
+    return
+  fi
   start "$server" "$@"
   # Warm up (and sign the repeated user up).
   env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \

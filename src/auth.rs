@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::task::Poll;
 use std::sync::Arc;
 
 use crate::endpoints::{AuthEndpointsLayer, AuthService};
@@ -52,11 +53,17 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Runs a store call under the configured timeout.
+    /// Runs a store call under the configured timeout. A call that completes at its first
+    /// poll (an in-memory store) never arms a timer.
     pub(crate) async fn store_call<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
+        let mut call = std::pin::pin!(call);
+        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = first {
+            return result;
+        }
         tokio::time::timeout(self.config.store_timeout, call)
             .await
             .unwrap_or_else(|_| Err(StoreError::timeout()))

@@ -88,7 +88,9 @@ impl AuthEvents for NoEvents {
     fn on_event(&self, _event: &AuthEvent) {}
 }
 
-/// Logs each event through `tracing` at `info` (rejected keys at `warn`).
+/// Logs each event through `tracing`: sign-ups and sign-outs at `info`, rejected keys and
+/// refresh-token reuse at `warn`, the per-request sign-ins, redemptions and refreshes at
+/// `debug`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TracingEvents;
 
@@ -100,13 +102,13 @@ impl AuthEvents for TracingEvents {
                 tracing::info!(event = "sign_up", %app, %user, "auth event")
             }
             AuthEvent::SignedIn { app, user } => {
-                tracing::info!(event = "sign_in", %app, %user, "auth event")
+                tracing::debug!(event = "sign_in", %app, %user, "auth event")
             }
             AuthEvent::Redeemed { app, user, session } => {
-                tracing::info!(event = "redeem", %app, %user, %session, "auth event")
+                tracing::debug!(event = "redeem", %app, %user, %session, "auth event")
             }
             AuthEvent::Refreshed { app, user, session } => {
-                tracing::info!(event = "refresh", %app, %user, %session, "auth event")
+                tracing::debug!(event = "refresh", %app, %user, %session, "auth event")
             }
             AuthEvent::RefreshReused { app, user, session } => {
                 tracing::warn!(event = "refresh_reuse", %app, %user, %session, "auth event: session revoked")

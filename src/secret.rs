@@ -38,7 +38,7 @@ impl ApiKey {
 
     /// A new random key: 32 random bytes, URL-safe base64 (43 characters).
     pub fn generate() -> Self {
-        ApiKey(random_token(32))
+        ApiKey(random_token())
     }
 }
 
@@ -201,12 +201,14 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// `n` random bytes as unpadded URL-safe base64.
-pub(crate) fn random_token(n: usize) -> String {
+/// 32 random bytes as unpadded URL-safe base64 (43 characters): refresh tokens and API
+/// keys. From the thread-local CSPRNG (ChaCha12, seeded and periodically reseeded from the
+/// operating system): no system call per token.
+pub(crate) fn random_token() -> String {
     use base64::Engine;
     use rand::RngCore;
-    let mut bytes = vec![0u8; n];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 

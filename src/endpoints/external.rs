@@ -10,7 +10,7 @@ use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::rate_limit::RateDecision;
 use crate::store::Upserted;
-use crate::token::{Claims, TokenKind};
+use crate::token::TokenKind;
 use crate::{AppId, BoxError, Error, request};
 
 pub(super) async fn handle<B>(
@@ -43,15 +43,18 @@ where
     });
 
     let ttl = shared.config.one_time_token_ttl.as_secs();
-    let claims = Claims::new(
-        TokenKind::OneTime,
-        upserted.into_user().id,
-        app,
-        shared.config.issuer.clone(),
-        unix_seconds(),
-        ttl,
-    );
-    let token = shared.keys.sign(&claims).map_err(Error::Internal)?;
+    let token = shared
+        .keys
+        .issue(
+            TokenKind::OneTime,
+            upserted.user().id.as_str(),
+            app.as_str(),
+            &shared.config.issuer,
+            unix_seconds(),
+            ttl,
+            None,
+        )
+        .map_err(Error::Internal)?;
     if request::wants_json(&parts.headers) {
         ok_json(&TokenBody {
             one_time_token: &token,

@@ -36,7 +36,7 @@ pub(super) async fn in_span(
                 err.into_response()
             }
         };
-        tracing::info!(status = response.status().as_u16(), "request finished");
+        tracing::debug!(status = response.status().as_u16(), "request finished");
         response
     }
     .instrument(span)

@@ -71,7 +71,7 @@ where
         app,
         expires_at: (unix_seconds() + shared.config.session_ttl.as_secs()) as i64,
     };
-    let refresh = random_token(32);
+    let refresh = random_token();
     shared
         .store_call(
             shared
@@ -101,7 +101,7 @@ where
     let (parts, body) = request.into_parts();
     let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
     let presented = KeyDigest::of(request::refresh_token(&body)?.as_bytes());
-    let next = random_token(32);
+    let next = random_token();
     let rotation = shared
         .store_call(shared.sessions.rotate(
             &presented,
@@ -200,16 +200,18 @@ fn answer(
     refresh_token: String,
 ) -> Result<Response<Full<Bytes>>, Error> {
     let ttl = shared.config.access_token_ttl.as_secs();
-    let mut claims = Claims::new(
-        TokenKind::Access,
-        session.user.clone(),
-        session.app.clone(),
-        shared.config.issuer.clone(),
-        unix_seconds(),
-        ttl,
-    );
-    claims.sid = Some(session.id.clone());
-    let access_token = shared.keys.sign(&claims).map_err(Error::Internal)?;
+    let access_token = shared
+        .keys
+        .issue(
+            TokenKind::Access,
+            session.user.as_str(),
+            session.app.as_str(),
+            &shared.config.issuer,
+            unix_seconds(),
+            ttl,
+            Some(session.id.as_str()),
+        )
+        .map_err(Error::Internal)?;
     ok_json(&SessionBody {
         access_token: &access_token,
         refresh_token: &refresh_token,

@@ -63,3 +63,25 @@ impl Claims {
         }
     }
 }
+
+/// The claims of a token being issued, borrowed: what [`SigningKeys::issue`] serializes
+/// without building a [`Claims`]. Same fields, same order.
+///
+/// [`SigningKeys::issue`]: super::SigningKeys::issue
+#[derive(Serialize)]
+pub(crate) struct ClaimsRef<'a> {
+    pub(crate) jti: &'a str,
+    pub(crate) sub: &'a str,
+    pub(crate) auth: &'a [&'a str],
+    #[serde(rename = "type")]
+    pub(crate) kind: TokenKind,
+    pub(crate) iss: &'a str,
+    pub(crate) aud: &'a str,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sid: Option<&'a str>,
+}
+
+/// The roles every token carries.
+pub(crate) const ROLES: &[&str] = &["ROLE_USER"];

@@ -7,7 +7,8 @@ use jsonwebtoken::jwk::{
     OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256, Sha512};
 
 use super::Claims;
 use crate::{BoxError, ConfigError, JwtSecret};
@@ -51,6 +52,35 @@ pub(crate) struct Key {
     pub(crate) decoding: DecodingKey,
     /// The public JWK, for asymmetric keys.
     public: Option<Jwk>,
+    /// `base64url(header)` of the tokens this key signs: the header never changes.
+    header_b64: String,
+    /// For HS512: the HMAC state with the key already absorbed, cloned per token instead of
+    /// re-deriving the key schedule.
+    pub(crate) hmac: Option<Hmac<Sha512>>,
+}
+
+impl Key {
+    fn new(
+        kid: String,
+        algorithm: Algorithm,
+        encoding: Option<EncodingKey>,
+        decoding: DecodingKey,
+        public: Option<Jwk>,
+        hmac: Option<Hmac<Sha512>>,
+    ) -> Key {
+        let mut header = Header::new(algorithm);
+        header.kid = Some(kid.clone());
+        let header_json = serde_json::to_vec(&header).unwrap_or_default();
+        Key {
+            kid,
+            algorithm,
+            encoding,
+            decoding,
+            public,
+            header_b64: b64(&header_json),
+            hmac,
+        }
+    }
 }
 
 impl SigningKeys {
@@ -146,14 +176,62 @@ impl SigningKeys {
 
     /// Signs `claims` into a compact JWT with `typ: JWT` and the signing key's `kid`.
     pub fn sign(&self, claims: &Claims) -> Result<String, BoxError> {
-        let encoding = self
-            .signer
-            .encoding
-            .as_ref()
-            .ok_or("the signing key has no private half")?;
-        let mut header = Header::new(self.signer.algorithm);
-        header.kid = Some(self.signer.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, encoding)?)
+        self.sign_serialized(claims)
+    }
+
+    /// Issues a token of `kind` for `sub` in `aud`, valid `ttl_secs` from `iat`, with a fresh
+    /// `jti` (and `sid` for access tokens): [`SigningKeys::sign`] without building a
+    /// [`Claims`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn issue(
+        &self,
+        kind: super::TokenKind,
+        sub: &str,
+        aud: &str,
+        iss: &str,
+        iat: u64,
+        ttl_secs: u64,
+        sid: Option<&str>,
+    ) -> Result<String, BoxError> {
+        let mut jti = [0u8; 36];
+        let jti = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut jti);
+        self.sign_serialized(&super::claims::ClaimsRef {
+            jti,
+            sub,
+            auth: super::claims::ROLES,
+            kind,
+            iss,
+            aud,
+            iat,
+            exp: iat + ttl_secs,
+            sid,
+        })
+    }
+
+    /// `header.claims.signature`: HS512 with the precomputed HMAC state and header, other
+    /// algorithms through jsonwebtoken.
+    fn sign_serialized(&self, claims: &impl serde::Serialize) -> Result<String, BoxError> {
+        let key = &self.signer;
+        let Some(hmac) = &key.hmac else {
+            let encoding = key
+                .encoding
+                .as_ref()
+                .ok_or("the signing key has no private half")?;
+            let mut header = Header::new(key.algorithm);
+            header.kid = Some(key.kid.clone());
+            return Ok(jsonwebtoken::encode(&header, claims, encoding)?);
+        };
+        let json = serde_json::to_vec(claims)?;
+        let mut token = String::with_capacity(key.header_b64.len() + json.len() * 4 / 3 + 92);
+        token.push_str(&key.header_b64);
+        token.push('.');
+        B64.encode_string(&json, &mut token);
+        let mut mac = hmac.clone();
+        mac.update(token.as_bytes());
+        let signature = mac.finalize().into_bytes();
+        token.push('.');
+        B64.encode_string(signature, &mut token);
+        Ok(token)
     }
 
     pub(crate) fn find(&self, kid: &str) -> Option<&Key> {
@@ -197,13 +275,16 @@ fn hs512_key(secret: &JwtSecret) -> Key {
         .chain_update(b"techcentrix-auth kid v1\0")
         .chain_update(secret.bytes())
         .finalize();
-    Key {
-        kid: digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
-        algorithm: Algorithm::HS512,
-        encoding: Some(EncodingKey::from_secret(secret.bytes())),
-        decoding: DecodingKey::from_secret(secret.bytes()),
-        public: None,
-    }
+    let hmac = <Hmac<Sha512> as Mac>::new_from_slice(secret.bytes())
+        .expect("HMAC takes a key of any length");
+    Key::new(
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect(),
+        Algorithm::HS512,
+        Some(EncodingKey::from_secret(secret.bytes())),
+        DecodingKey::from_secret(secret.bytes()),
+        None,
+        Some(hmac),
+    )
 }
 
 fn pem_error(kid: &str, why: impl fmt::Display) -> ConfigError {
@@ -254,15 +335,9 @@ fn public_key(kid: String, pem: &[u8]) -> Result<Key, ConfigError> {
     } else {
         return Err(pem_error(&kid, "not a PEM key (EC P-256, Ed25519 or RSA)"));
     };
-    Ok(Key {
-        kid,
-        algorithm,
-        encoding: None,
-        decoding,
-        // A verification-only key from a bare public PEM is not republished: its owner
-        // publishes it.
-        public: None,
-    })
+    // A verification-only key from a bare public PEM is not republished: its owner
+    // publishes it.
+    Ok(Key::new(kid, algorithm, None, decoding, None, None))
 }
 
 fn finish(
@@ -272,7 +347,7 @@ fn finish(
     mut jwk: Jwk,
 ) -> Result<Key, ConfigError> {
     if let AlgorithmParameters::RSA(rsa) = &jwk.algorithm {
-        let bits = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        let bits = B64
             .decode(&rsa.n)
             .map(|n| n.iter().skip_while(|b| **b == 0).count() * 8)
             .unwrap_or(0);
@@ -291,15 +366,11 @@ fn finish(
         ..CommonParameters::default()
     };
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| pem_error(&kid, e))?;
-    Ok(Key {
-        kid,
-        algorithm,
-        encoding,
-        decoding,
-        public: Some(jwk),
-    })
+    Ok(Key::new(kid, algorithm, encoding, decoding, Some(jwk), None))
 }
 
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    B64.encode(bytes)
 }
