@@ -3,8 +3,8 @@
 
 use std::fmt;
 use std::future::Future;
-use std::task::Poll;
 use std::sync::Arc;
+use std::task::Poll;
 
 use crate::endpoints::{AuthEndpointsLayer, AuthService};
 use crate::events::{AuthEvents, NoEvents};

@@ -2,12 +2,12 @@ use std::fmt;
 use std::sync::Arc;
 
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
     OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
 use super::Claims;
@@ -366,7 +366,14 @@ fn finish(
         ..CommonParameters::default()
     };
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| pem_error(&kid, e))?;
-    Ok(Key::new(kid, algorithm, encoding, decoding, Some(jwk), None))
+    Ok(Key::new(
+        kid,
+        algorithm,
+        encoding,
+        decoding,
+        Some(jwk),
+        None,
+    ))
 }
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,20 +1,23 @@
 use std::collections::HashMap;
-use std::collections::hash_map::{Entry, RandomState};
-use std::hash::{BuildHasher, Hash};
-use std::sync::RwLock;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
+use hashbrown::HashTable;
 
 use crate::store::{ExternalProfile, Upserted, User, UserCount, UserStore, unix_now};
 use crate::{AppId, StoreError, UserId};
 
 const SHARDS: usize = 16;
 
-type ExternalKey = (AppId, Box<str>);
-
-/// Users held in memory, in shards so that concurrent requests rarely wait on each other.
+/// Users held in memory, compactly, in shards so that concurrent requests rarely wait on
+/// each other.
 ///
 /// Sign-up-or-in is atomic per `(app, external id)`: concurrent first calls create one user.
+/// A user costs about 150 bytes: a 48-byte record (the id as a 128-bit UUID, an interned
+/// app, the timestamps) and one allocation holding its external id, email and first name,
+/// indexed by two tables of 4-byte slots. The user's id carries its shard in its last four
+/// bits, so a look-up by id touches one shard.
 ///
 /// ```
 /// use techcentrix_auth::store::{ExternalProfile, UserStore};
@@ -34,18 +37,105 @@ type ExternalKey = (AppId, Box<str>);
 /// ```
 pub struct MemoryUserStore {
     hasher: RandomState,
-    by_external: Box<[RwLock<HashMap<ExternalKey, User>>]>,
-    by_id: Box<[RwLock<HashMap<UserId, ExternalKey>>]>,
+    apps: RwLock<Apps>,
+    shards: Box<[RwLock<Shard>]>,
+}
+
+/// App ids interned to 4-byte indices.
+#[derive(Default)]
+struct Apps {
+    names: Vec<AppId>,
+    index: HashMap<Arc<str>, u32>,
+}
+
+#[derive(Default)]
+struct Shard {
+    records: Vec<Record>,
+    /// Indices into `records`, hashed by `(app, external id)`.
+    by_external: HashTable<u32>,
+    /// Indices into `records`, hashed by id.
+    by_id: HashTable<u32>,
+}
+
+struct Record {
+    id: u128,
+    app: u32,
+    /// Lengths of the external id and the email inside `text` (each at most 254 bytes).
+    external_len: u8,
+    email_len: u8,
+    created_at: u32,
+    updated_at: u32,
+    /// External id, email and first name, back to back.
+    text: Box<str>,
+}
+
+impl Record {
+    fn external_id(&self) -> &str {
+        &self.text[..usize::from(self.external_len)]
+    }
+
+    fn email(&self) -> &str {
+        let start = usize::from(self.external_len);
+        &self.text[start..start + usize::from(self.email_len)]
+    }
+
+    fn first_name(&self) -> &str {
+        &self.text[usize::from(self.external_len) + usize::from(self.email_len)..]
+    }
+
+    fn matches(&self, profile: &ExternalProfile) -> bool {
+        self.email() == profile.email && self.first_name() == profile.first_name
+    }
+
+    fn set_profile(&mut self, profile: &ExternalProfile, now: u32) {
+        self.text = pack(&profile.external_id, &profile.email, &profile.first_name);
+        self.email_len = profile.email.len() as u8;
+        self.updated_at = now;
+    }
+
+    fn to_user(&self, app: AppId) -> User {
+        User {
+            id: UserId::new(uuid::Uuid::from_u128(self.id).hyphenated().to_string()),
+            app,
+            external_id: self.external_id().to_owned(),
+            email: self.email().to_owned(),
+            first_name: self.first_name().to_owned(),
+            created_at: i64::from(self.created_at),
+            updated_at: i64::from(self.updated_at),
+        }
+    }
+}
+
+fn pack(external_id: &str, email: &str, first_name: &str) -> Box<str> {
+    let mut text = String::with_capacity(external_id.len() + email.len() + first_name.len());
+    text.push_str(external_id);
+    text.push_str(email);
+    text.push_str(first_name);
+    text.into_boxed_str()
+}
+
+/// Whether the store can hold `profile` compactly (the endpoint's limits guarantee it:
+/// ids ≤ 128 bytes, emails ≤ 254).
+fn fits(profile: &ExternalProfile) -> bool {
+    profile.external_id.len() <= usize::from(u8::MAX) && profile.email.len() <= usize::from(u8::MAX)
 }
 
 impl Default for MemoryUserStore {
     fn default() -> Self {
         MemoryUserStore {
             hasher: RandomState::new(),
-            by_external: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            by_id: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            apps: RwLock::default(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
         }
     }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 impl MemoryUserStore {
@@ -56,10 +146,7 @@ impl MemoryUserStore {
 
     /// How many users it holds.
     pub fn len(&self) -> usize {
-        self.by_id
-            .iter()
-            .map(|shard| shard.read().unwrap_or_else(|e| e.into_inner()).len())
-            .sum()
+        self.shards.iter().map(|s| read(s).records.len()).sum()
     }
 
     /// Whether it holds no user.
@@ -67,69 +154,108 @@ impl MemoryUserStore {
         self.len() == 0
     }
 
-    fn shard_of<K: Hash + ?Sized>(&self, key: &K) -> usize {
-        (self.hasher.hash_one(key) as usize) % SHARDS
+    /// The app's index, if it has users.
+    fn app_index(&self, app: &AppId) -> Option<u32> {
+        read(&self.apps).index.get(app.as_str()).copied()
     }
 
-    fn upsert(&self, app: &AppId, profile: &ExternalProfile) -> Upserted {
-        let key: (&str, &str) = (app.as_str(), &profile.external_id);
-        let shard = &self.by_external[self.shard_of(&key)];
+    fn intern(&self, app: &AppId) -> u32 {
+        if let Some(index) = self.app_index(app) {
+            return index;
+        }
+        let mut apps = write(&self.apps);
+        if let Some(index) = apps.index.get(app.as_str()) {
+            return *index;
+        }
+        let index = apps.names.len() as u32;
+        apps.names.push(app.clone());
+        apps.index.insert(app.as_str().into(), index);
+        index
+    }
+
+    fn app_name(&self, index: u32) -> AppId {
+        read(&self.apps).names[index as usize].clone()
+    }
+
+    fn external_hash(&self, app: u32, external_id: &str) -> u64 {
+        self.hasher.hash_one((app, external_id))
+    }
+
+    fn upsert(&self, app: &AppId, profile: &ExternalProfile) -> Result<Upserted, StoreError> {
+        if !fits(profile) {
+            return Err(StoreError::other(
+                "profile over the in-memory store's limits",
+            ));
+        }
+        let app_index = self.intern(app);
+        let hash = self.external_hash(app_index, &profile.external_id);
+        let shard_index = (hash as usize) % SHARDS;
+        let shard = &self.shards[shard_index];
+        let find = |shard: &Shard| {
+            shard
+                .by_external
+                .find(hash, |&i| {
+                    let r = &shard.records[i as usize];
+                    r.app == app_index && r.external_id() == profile.external_id
+                })
+                .copied()
+        };
         // A sign-in that changes nothing takes only the read lock.
         {
-            let users = shard.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(user) = users.get(&(app.clone(), profile.external_id.as_str().into()))
-                && user.has_profile(profile)
-            {
-                return Upserted::SignedIn(user.clone());
-            }
-        }
-        let now = unix_now();
-        let mut users = shard.write().unwrap_or_else(|e| e.into_inner());
-        match users.entry((app.clone(), profile.external_id.as_str().into())) {
-            Entry::Occupied(mut entry) => {
-                let user = entry.get_mut();
-                if !user.has_profile(profile) {
-                    user.email.clone_from(&profile.email);
-                    user.first_name.clone_from(&profile.first_name);
-                    user.updated_at = now;
+            let shard = read(shard);
+            if let Some(i) = find(&shard) {
+                let record = &shard.records[i as usize];
+                if record.matches(profile) {
+                    return Ok(Upserted::SignedIn(record.to_user(app.clone())));
                 }
-                Upserted::SignedIn(user.clone())
-            }
-            Entry::Vacant(entry) => {
-                let user = User {
-                    id: UserId::random(),
-                    app: app.clone(),
-                    external_id: profile.external_id.clone(),
-                    email: profile.email.clone(),
-                    first_name: profile.first_name.clone(),
-                    created_at: now,
-                    updated_at: now,
-                };
-                let external = entry.key().clone();
-                entry.insert(user.clone());
-                // Still under the shard's write lock: nobody sees the user before its id
-                // is findable.
-                self.by_id[self.shard_of(&user.id)]
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(user.id.clone(), external);
-                Upserted::SignedUp(user)
             }
         }
+        let now = unix_now() as u32;
+        let mut shard = write(shard);
+        if let Some(i) = find(&shard) {
+            let record = &mut shard.records[i as usize];
+            if !record.matches(profile) {
+                record.set_profile(profile, now);
+            }
+            return Ok(Upserted::SignedIn(record.to_user(app.clone())));
+        }
+        // The id's last four bits name its shard.
+        let id = (uuid::Uuid::new_v4().as_u128() & !0xf) | shard_index as u128;
+        let index = shard.records.len() as u32;
+        shard.records.push(Record {
+            id,
+            app: app_index,
+            external_len: profile.external_id.len() as u8,
+            email_len: profile.email.len() as u8,
+            created_at: now,
+            updated_at: now,
+            text: pack(&profile.external_id, &profile.email, &profile.first_name),
+        });
+        let Shard {
+            records,
+            by_external,
+            by_id,
+        } = &mut *shard;
+        by_external.insert_unique(hash, index, |&i| {
+            let r = &records[i as usize];
+            self.external_hash(r.app, r.external_id())
+        });
+        by_id.insert_unique(self.hasher.hash_one(id), index, |&i| {
+            self.hasher.hash_one(records[i as usize].id)
+        });
+        Ok(Upserted::SignedUp(
+            records[index as usize].to_user(app.clone()),
+        ))
     }
 
     fn find_by_id(&self, id: &UserId) -> Option<User> {
-        let external = self.by_id[self.shard_of(id)]
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)?
-            .clone();
-        let key: (&str, &str) = (external.0.as_str(), &external.1);
-        self.by_external[self.shard_of(&key)]
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&external)
-            .cloned()
+        let id = uuid::Uuid::try_parse(id.as_str()).ok()?.as_u128();
+        let shard = read(&self.shards[(id & 0xf) as usize]);
+        let index = *shard.by_id.find(self.hasher.hash_one(id), |&i| {
+            shard.records[i as usize].id == id
+        })?;
+        let record = &shard.records[index as usize];
+        Some(record.to_user(self.app_name(record.app)))
     }
 }
 
@@ -148,7 +274,7 @@ impl UserStore for MemoryUserStore {
         app: &AppId,
         profile: &ExternalProfile,
     ) -> Result<Upserted, StoreError> {
-        Ok(self.upsert(app, profile))
+        self.upsert(app, profile)
     }
 
     async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
@@ -161,15 +287,79 @@ impl UserCount for MemoryUserStore {
     async fn count_users(&self, app: Option<&AppId>) -> Result<u64, StoreError> {
         let count = match app {
             None => self.len(),
-            Some(app) => self
-                .by_external
-                .iter()
-                .map(|shard| {
-                    let users = shard.read().unwrap_or_else(|e| e.into_inner());
-                    users.keys().filter(|(a, _)| a == app).count()
-                })
-                .sum(),
+            Some(app) => match self.app_index(app) {
+                None => 0,
+                Some(index) => self
+                    .shards
+                    .iter()
+                    .map(|s| read(s).records.iter().filter(|r| r.app == index).count())
+                    .sum(),
+            },
         };
         Ok(count as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(id: &str, email: &str, first_name: &str) -> ExternalProfile {
+        ExternalProfile {
+            external_id: id.into(),
+            email: email.into(),
+            first_name: first_name.into(),
+        }
+    }
+
+    #[test]
+    fn records_round_trip_profiles() {
+        let store = MemoryUserStore::new();
+        let app = AppId::from("acme");
+        let up = store
+            .upsert(&app, &profile("ext-1", "a@b.io", "Ann"))
+            .unwrap();
+        let user = up.user().clone();
+        assert_eq!(
+            (
+                user.external_id.as_str(),
+                user.email.as_str(),
+                user.first_name.as_str()
+            ),
+            ("ext-1", "a@b.io", "Ann")
+        );
+        assert_eq!(store.find_by_id(&user.id), Some(user.clone()));
+        let changed = store
+            .upsert(&app, &profile("ext-1", "longer-email@b.io", ""))
+            .unwrap();
+        assert_eq!(changed.user().id, user.id);
+        assert_eq!(changed.user().email, "longer-email@b.io");
+        assert_eq!(changed.user().first_name, "");
+        assert_eq!(
+            store.find_by_id(&user.id).unwrap().email,
+            "longer-email@b.io"
+        );
+    }
+
+    #[test]
+    fn many_users_stay_findable() {
+        let store = MemoryUserStore::new();
+        let ids: Vec<UserId> = (0..5_000)
+            .map(|i| {
+                let app = AppId::from(if i % 2 == 0 { "a" } else { "b" });
+                store
+                    .upsert(&app, &profile(&format!("u{i}"), "e@x.io", "F"))
+                    .unwrap()
+                    .into_user()
+                    .id
+            })
+            .collect();
+        assert_eq!(store.len(), 5_000);
+        for (i, id) in ids.iter().enumerate() {
+            let user = store.find_by_id(id).unwrap();
+            assert_eq!(user.external_id, format!("u{i}"));
+        }
+        assert!(store.find_by_id(&UserId::random()).is_none());
+        assert!(store.find_by_id(&UserId::from("not-a-uuid")).is_none());
     }
 }
