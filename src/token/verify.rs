@@ -1,4 +1,7 @@
+use base64::Engine;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::Validation;
+use sha2::Sha512;
 
 use super::{Claims, SigningKeys, TokenKind};
 
@@ -61,6 +64,9 @@ impl SigningKeys {
         if header.alg != key.algorithm {
             return Err(Rejected::WrongAlgorithm);
         }
+        if let Some(hmac) = &key.hmac {
+            return verify_hs512(token, hmac, expected);
+        }
         let mut validation = Validation::new(key.algorithm);
         validation.leeway = expected.leeway;
         validation.set_issuer(&[expected.issuer]);
@@ -76,4 +82,48 @@ impl SigningKeys {
         }
         Ok(data.claims)
     }
+}
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// HS512 with the key's precomputed HMAC state: the signature (constant-time), then the
+/// claims jsonwebtoken would check for the other algorithms: `exp` with leeway, `iss`,
+/// `aud`, and `type`. `exp`, `iss`, `aud` and `sub` are required by [`Claims`] itself.
+fn verify_hs512(
+    token: &str,
+    hmac: &Hmac<Sha512>,
+    expected: &Expected<'_>,
+) -> Result<Claims, Rejected> {
+    let (signed, signature) = token.rsplit_once('.').ok_or(Rejected::Malformed)?;
+    let (_, payload) = signed.split_once('.').ok_or(Rejected::Malformed)?;
+    let mut signature_bytes = [0u8; 64];
+    let length = B64
+        .decode_slice(signature, &mut signature_bytes)
+        .map_err(|_| Rejected::Invalid("signature is not base64url".into()))?;
+    let mut mac = hmac.clone();
+    mac.update(signed.as_bytes());
+    mac.verify_slice(&signature_bytes[..length])
+        .map_err(|_| Rejected::Invalid("bad signature".into()))?;
+    let json = B64
+        .decode(payload)
+        .map_err(|_| Rejected::Invalid("claims are not base64url".into()))?;
+    let claims: Claims =
+        serde_json::from_slice(&json).map_err(|e| Rejected::Invalid(e.to_string()))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if claims.exp.saturating_add(expected.leeway) < now {
+        return Err(Rejected::Invalid("expired".into()));
+    }
+    if claims.iss != expected.issuer {
+        return Err(Rejected::Invalid("other issuer".into()));
+    }
+    if expected.audience.is_some_and(|aud| claims.aud.as_str() != aud) {
+        return Err(Rejected::Invalid("other audience".into()));
+    }
+    if claims.kind != expected.kind {
+        return Err(Rejected::WrongType);
+    }
+    Ok(claims)
 }
