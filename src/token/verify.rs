@@ -119,7 +119,10 @@ fn verify_hs512(
     if claims.iss != expected.issuer {
         return Err(Rejected::Invalid("other issuer".into()));
     }
-    if expected.audience.is_some_and(|aud| claims.aud.as_str() != aud) {
+    if expected
+        .audience
+        .is_some_and(|aud| claims.aud.as_str() != aud)
+    {
         return Err(Rejected::Invalid("other audience".into()));
     }
     if claims.kind != expected.kind {

@@ -12,9 +12,10 @@ const SHARDS: usize = 16;
 
 /// Used `jti`s in memory, each until its expiry.
 ///
-/// Memory stays bounded under a flood of tokens: a shard forgets its expired entries when
-/// it has doubled since its last sweep or a second has passed, so the cost is amortized
-/// O(1) per call and the ledger holds about what expires within the token lifetime.
+/// Memory stays bounded under a flood of tokens: a shard forgets its expired entries once
+/// one has expired (at most once a second) or when it has doubled since its last sweep, so
+/// the cost is amortized O(1) per call and the ledger holds about what expires within the
+/// token lifetime.
 ///
 /// ```
 /// use techcentrix_auth::store::{Consumed, MemoryReplayLedger, ReplayLedger};
@@ -31,11 +32,24 @@ pub struct MemoryReplayLedger {
     shards: Box<[Mutex<Shard>]>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shard {
     used: HashMap<Box<str>, u64>,
     swept_at: u64,
     size_after_sweep: usize,
+    /// The earliest expiry among the entries: no sweep is due before it.
+    next_expiry: u64,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard {
+            used: HashMap::new(),
+            swept_at: 0,
+            size_after_sweep: 0,
+            next_expiry: u64::MAX,
+        }
+    }
 }
 
 impl Default for MemoryReplayLedger {
@@ -77,9 +91,13 @@ impl MemoryReplayLedger {
     pub fn consume_at(&self, jti: &str, expires_at: u64, now: u64) -> Consumed {
         let index = (self.hasher.hash_one(jti) as usize) % SHARDS;
         let mut shard = self.shards[index].lock().unwrap_or_else(|e| e.into_inner());
-        if shard.used.len() >= 2 * shard.size_after_sweep.max(512) || now > shard.swept_at {
+        // Sweep once an entry has expired, at most once a second, or when the shard has
+        // doubled since its last sweep.
+        let expiry_due = now > shard.next_expiry && now > shard.swept_at;
+        if expiry_due || shard.used.len() >= 2 * shard.size_after_sweep.max(512) {
             shard.sweep(now);
         }
+        shard.next_expiry = shard.next_expiry.min(expires_at);
         match shard.used.entry(jti.into()) {
             Entry::Occupied(mut entry) if *entry.get() < now => {
                 // Expired and not swept yet: a new life for the id.
@@ -103,6 +121,7 @@ impl Shard {
         }
         self.swept_at = now;
         self.size_after_sweep = self.used.len();
+        self.next_expiry = self.used.values().copied().min().unwrap_or(u64::MAX);
     }
 }
 

@@ -8,7 +8,8 @@ use crate::{KeyDigest, SessionId, StoreError};
 
 /// Refresh-token families in memory, tokens kept as digests.
 ///
-/// Families are forgotten once expired (swept at most once a second, on creation).
+/// Families are forgotten once expired: a creation after the earliest expiry sweeps them,
+/// so a sweep (a pass over all families) runs only when one has expired.
 #[derive(Debug, Default)]
 pub struct MemorySessionStore {
     inner: Mutex<Inner>,
@@ -19,7 +20,8 @@ struct Inner {
     families: HashMap<SessionId, Family>,
     /// Token digest → its family and whether it is the current token.
     tokens: HashMap<[u8; 32], (SessionId, bool)>,
-    swept_at: i64,
+    /// The earliest expiry among the families: no sweep is due before it.
+    next_expiry: i64,
 }
 
 #[derive(Debug)]
@@ -65,7 +67,12 @@ impl Inner {
                 }
             }
         }
-        self.swept_at = now;
+        self.next_expiry = self
+            .families
+            .values()
+            .map(|f| f.session.expires_at)
+            .min()
+            .unwrap_or(i64::MAX);
     }
 
     fn revoke(&mut self, id: &SessionId) -> bool {
@@ -84,9 +91,13 @@ impl SessionStore for MemorySessionStore {
     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
         let now = unix_now();
         let mut inner = self.lock();
-        if now > inner.swept_at {
+        if inner.families.is_empty() {
+            inner.next_expiry = i64::MAX;
+        }
+        if now > inner.next_expiry {
             inner.sweep(now);
         }
+        inner.next_expiry = inner.next_expiry.min(session.expires_at);
         let digest = *refresh.as_bytes();
         inner.tokens.insert(digest, (session.id.clone(), true));
         inner.families.insert(
