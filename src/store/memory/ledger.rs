@@ -34,7 +34,8 @@ pub struct MemoryReplayLedger {
 
 #[derive(Debug)]
 struct Shard {
-    used: HashMap<Box<str>, u64>,
+    /// Used ids (a UUID's 128 bits, or the first 128 bits of another id's SHA-256) → expiry.
+    used: HashMap<u128, u64>,
     swept_at: u64,
     size_after_sweep: usize,
     /// The earliest expiry among the entries: no sweep is due before it.
@@ -89,7 +90,8 @@ impl MemoryReplayLedger {
 
     /// The first use of `jti` at time `now`?
     pub fn consume_at(&self, jti: &str, expires_at: u64, now: u64) -> Consumed {
-        let index = (self.hasher.hash_one(jti) as usize) % SHARDS;
+        let id = id_bits(jti);
+        let index = (self.hasher.hash_one(id) as usize) % SHARDS;
         let mut shard = self.shards[index].lock().unwrap_or_else(|e| e.into_inner());
         // Sweep once an entry has expired, at most once a second, or when the shard has
         // doubled since its last sweep.
@@ -98,7 +100,7 @@ impl MemoryReplayLedger {
             shard.sweep(now);
         }
         shard.next_expiry = shard.next_expiry.min(expires_at);
-        match shard.used.entry(jti.into()) {
+        match shard.used.entry(id) {
             Entry::Occupied(mut entry) if *entry.get() < now => {
                 // Expired and not swept yet: a new life for the id.
                 entry.insert(expires_at);
@@ -109,6 +111,19 @@ impl MemoryReplayLedger {
                 entry.insert(expires_at);
                 Consumed::First
             }
+        }
+    }
+}
+
+/// A `jti` as 128 bits without an allocation: the UUID it is (ours always are), or the
+/// first 128 bits of the SHA-256 of anything else.
+fn id_bits(jti: &str) -> u128 {
+    match uuid::Uuid::try_parse(jti) {
+        Ok(uuid) => uuid.as_u128(),
+        Err(_) => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(jti.as_bytes());
+            u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
         }
     }
 }
