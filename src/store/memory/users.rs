@@ -95,7 +95,11 @@ impl Record {
 
     fn to_user(&self, app: AppId) -> User {
         User {
-            id: UserId::new(uuid::Uuid::from_u128(self.id).hyphenated().to_string()),
+            id: UserId::new(
+                uuid::Uuid::from_u128(self.id)
+                    .hyphenated()
+                    .encode_lower(&mut [0u8; 36]) as &str,
+            ),
             app,
             external_id: self.external_id().to_owned(),
             email: self.email().to_owned(),
