@@ -1,34 +1,66 @@
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use crate::store::{Rotation, Session, SessionStore, unix_now};
 use crate::{KeyDigest, SessionId, StoreError};
 
+const SHARDS: usize = 16;
+
 /// Refresh-token families in memory, tokens kept as digests.
 ///
-/// Families are forgotten once expired: a creation after the earliest expiry sweeps them,
-/// so a sweep (a pass over all families) runs only when one has expired.
-#[derive(Debug, Default)]
+/// Families live in shards by session id, and a second sharded index maps each token's
+/// digest to its family, so no lock is global and no table grows past a sixteenth of the
+/// sessions (a resize never stalls every request). A rotation holds its family's shard
+/// lock throughout: of two concurrent rotations of one token, one rotates and the other
+/// sees reuse. Expired families are forgotten: a creation after a shard's earliest expiry
+/// sweeps that shard.
+#[derive(Debug)]
 pub struct MemorySessionStore {
-    inner: Mutex<Inner>,
+    hasher: RandomState,
+    families: Box<[Mutex<FamilyShard>]>,
+    tokens: Box<[Mutex<HashMap<[u8; 32], SessionId>>]>,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
+#[derive(Debug)]
+struct FamilyShard {
     families: HashMap<SessionId, Family>,
-    /// Token digest → its family and whether it is the current token.
-    tokens: HashMap<[u8; 32], (SessionId, bool)>,
-    /// The earliest expiry among the families: no sweep is due before it.
+    /// The earliest expiry in the shard: no sweep is due before it.
     next_expiry: i64,
+}
+
+impl Default for FamilyShard {
+    fn default() -> Self {
+        FamilyShard {
+            families: HashMap::new(),
+            next_expiry: i64::MAX,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Family {
     session: Session,
     revoked: bool,
+    current: [u8; 32],
+    /// Every token the family ever had, current included: for reuse detection and clean-up.
     tokens: Vec<[u8; 32]>,
+}
+
+impl Default for MemorySessionStore {
+    fn default() -> Self {
+        MemorySessionStore {
+            hasher: RandomState::new(),
+            families: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            tokens: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl MemorySessionStore {
@@ -39,7 +71,7 @@ impl MemorySessionStore {
 
     /// How many families it holds (revoked ones until they expire included).
     pub fn len(&self) -> usize {
-        self.lock().families.len()
+        self.families.iter().map(|s| lock(s).families.len()).sum()
     }
 
     /// Whether it holds none.
@@ -47,27 +79,36 @@ impl MemorySessionStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn family_shard(&self, id: &SessionId) -> &Mutex<FamilyShard> {
+        &self.families[(self.hasher.hash_one(id) as usize) % SHARDS]
     }
-}
 
-impl Inner {
-    fn sweep(&mut self, now: i64) {
-        let expired: Vec<SessionId> = self
+    fn token_shard(&self, digest: &[u8; 32]) -> &Mutex<HashMap<[u8; 32], SessionId>> {
+        &self.tokens[usize::from(digest[0]) % SHARDS]
+    }
+
+    /// The family a token belongs to (lock order: a family shard, then a token shard; this
+    /// takes only a token shard).
+    fn family_of(&self, digest: &[u8; 32]) -> Option<SessionId> {
+        lock(self.token_shard(digest)).get(digest).cloned()
+    }
+
+    /// Forgets the shard's expired families and their tokens.
+    fn sweep(&self, shard: &mut FamilyShard, now: i64) {
+        let expired: Vec<SessionId> = shard
             .families
             .iter()
             .filter(|(_, f)| f.session.expires_at < now)
             .map(|(id, _)| id.clone())
             .collect();
         for id in expired {
-            if let Some(family) = self.families.remove(&id) {
-                for token in family.tokens {
-                    self.tokens.remove(&token);
+            if let Some(family) = shard.families.remove(&id) {
+                for token in &family.tokens {
+                    lock(self.token_shard(token)).remove(token);
                 }
             }
         }
-        self.next_expiry = self
+        shard.next_expiry = shard
             .families
             .values()
             .map(|f| f.session.expires_at)
@@ -75,8 +116,8 @@ impl Inner {
             .unwrap_or(i64::MAX);
     }
 
-    fn revoke(&mut self, id: &SessionId) -> bool {
-        match self.families.get_mut(id) {
+    fn revoke_family(&self, id: &SessionId) -> bool {
+        match lock(self.family_shard(id)).families.get_mut(id) {
             Some(family) if !family.revoked => {
                 family.revoked = true;
                 true
@@ -90,24 +131,22 @@ impl Inner {
 impl SessionStore for MemorySessionStore {
     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
         let now = unix_now();
-        let mut inner = self.lock();
-        if inner.families.is_empty() {
-            inner.next_expiry = i64::MAX;
-        }
-        if now > inner.next_expiry {
-            inner.sweep(now);
-        }
-        inner.next_expiry = inner.next_expiry.min(session.expires_at);
         let digest = *refresh.as_bytes();
-        inner.tokens.insert(digest, (session.id.clone(), true));
-        inner.families.insert(
+        let mut shard = lock(self.family_shard(&session.id));
+        if now > shard.next_expiry {
+            self.sweep(&mut shard, now);
+        }
+        shard.next_expiry = shard.next_expiry.min(session.expires_at);
+        shard.families.insert(
             session.id.clone(),
             Family {
                 session: session.clone(),
                 revoked: false,
+                current: digest,
                 tokens: vec![digest],
             },
         );
+        lock(self.token_shard(&digest)).insert(digest, session.id.clone());
         Ok(())
     }
 
@@ -117,39 +156,37 @@ impl SessionStore for MemorySessionStore {
         next: &KeyDigest,
         now: i64,
     ) -> Result<Rotation, StoreError> {
-        let mut inner = self.lock();
-        let Some((id, current)) = inner.tokens.get(presented.as_bytes()).cloned() else {
+        let presented = presented.as_bytes();
+        let Some(id) = self.family_of(presented) else {
             return Ok(Rotation::Invalid);
         };
-        let Some(family) = inner.families.get_mut(&id) else {
+        let mut shard = lock(self.family_shard(&id));
+        let Some(family) = shard.families.get_mut(&id) else {
             return Ok(Rotation::Invalid);
         };
         if family.revoked || family.session.expires_at < now {
             return Ok(Rotation::Invalid);
         }
-        if !current {
+        if family.current != *presented {
             family.revoked = true;
             return Ok(Rotation::Reused(family.session.clone()));
         }
         let next = *next.as_bytes();
+        family.current = next;
         family.tokens.push(next);
         let session = family.session.clone();
-        inner
-            .tokens
-            .insert(*presented.as_bytes(), (id.clone(), false));
-        inner.tokens.insert(next, (id, true));
+        lock(self.token_shard(&next)).insert(next, id);
         Ok(Rotation::Rotated(session))
     }
 
     async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {
-        Ok(self.lock().revoke(id))
+        Ok(self.revoke_family(id))
     }
 
     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
-        let mut inner = self.lock();
-        let Some((id, _)) = inner.tokens.get(token.as_bytes()).cloned() else {
-            return Ok(false);
-        };
-        Ok(inner.revoke(&id))
+        Ok(match self.family_of(token.as_bytes()) {
+            Some(id) => self.revoke_family(&id),
+            None => false,
+        })
     }
 }
