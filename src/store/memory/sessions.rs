@@ -9,6 +9,9 @@ use crate::{KeyDigest, SessionId, StoreError};
 
 const SHARDS: usize = 16;
 
+/// Token digest → its family.
+type TokenIndex = HashMap<[u8; 32], SessionId>;
+
 /// Refresh-token families in memory, tokens kept as digests.
 ///
 /// Families live in shards by session id, and a second sharded index maps each token's
@@ -21,7 +24,7 @@ const SHARDS: usize = 16;
 pub struct MemorySessionStore {
     hasher: RandomState,
     families: Box<[Mutex<FamilyShard>]>,
-    tokens: Box<[Mutex<HashMap<[u8; 32], SessionId>>]>,
+    tokens: Box<[Mutex<TokenIndex>]>,
 }
 
 #[derive(Debug)]
@@ -83,7 +86,7 @@ impl MemorySessionStore {
         &self.families[(self.hasher.hash_one(id) as usize) % SHARDS]
     }
 
-    fn token_shard(&self, digest: &[u8; 32]) -> &Mutex<HashMap<[u8; 32], SessionId>> {
+    fn token_shard(&self, digest: &[u8; 32]) -> &Mutex<TokenIndex> {
         &self.tokens[usize::from(digest[0]) % SHARDS]
     }
 
