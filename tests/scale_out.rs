@@ -352,3 +352,42 @@ fn pg_addr(url: &str) -> SocketAddr {
 fn redis_addr(url: &str) -> SocketAddr {
     host_port(url, 6379)
 }
+
+/// `TCX_RATE_LIMIT` with Redis: the budget of a key is shared by every instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_is_shared_through_redis() {
+    let (Some(schema), Some(redis)) = (PgSchema::new(), RedisPrefix::new()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = shared_env(&schema, &redis);
+    env.push(("TCX_RATE_LIMIT".into(), "5".into()));
+    let a = start("axum", &env, dir.path());
+    let b = start("hyper", &env, dir.path());
+    // Start just after a second begins, so that the requests below share one window.
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        if now.subsec_millis() < 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for _ in 0..5 {
+        assert_eq!(http_external(a.addr, KEY, GUIDE_BODY).await.status, 200);
+    }
+    // Instance 2 has served nothing yet, but the key's budget for this second is spent.
+    let limited = http_external(b.addr, KEY, GUIDE_BODY).await;
+    limited.assert_error(429, 6);
+    assert_eq!(limited.message(), "Too many requests");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    // The next second has a new budget.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(http_external(b.addr, KEY, GUIDE_BODY).await.status, 200);
+}
