@@ -6,10 +6,37 @@
 //! a rotation are locked, and which column orders keys by insertion. A macro rather than
 //! generics over `sqlx::Database`, whose executor bounds would fill a page per impl.
 
+use crate::StoreError;
+use crate::store::User;
+
+/// A user look-up by the store's own means, off the pool: `(app, external id)` or id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum UserQuery<'a> {
+    External(&'a str, &'a str),
+    Id(&'a str),
+}
+
+/// A faster read path beside the pool (SQLite reads on the calling thread); `None` when a
+/// backend has none, and the pool answers.
+pub(crate) trait UserReader: Clone + std::fmt::Debug + Send + Sync + 'static {
+    fn read(&self, query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>>;
+}
+
+/// No read path but the pool.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolOnly;
+
+impl UserReader for PoolOnly {
+    fn read(&self, _query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>> {
+        None
+    }
+}
+
 macro_rules! sql_stores {
     (
         backend: $backend:literal,
         pool: $Pool:ty,
+        reader: $Reader:ty = $make_reader:expr,
         row: $Row:ty,
         users: $Users:ident,
         keys: $Keys:ident,
@@ -40,15 +67,26 @@ macro_rules! sql_stores {
         #[derive(Clone, Debug)]
         pub struct $Users {
             pool: $Pool,
+            reader: $Reader,
         }
 
         impl $Users {
             /// Users in `pool`'s database (migrated by [`migrate`](super::migrate)).
             pub fn new(pool: $Pool) -> Self {
-                $Users { pool }
+                let make_reader: fn(&$Pool) -> $Reader = $make_reader;
+                let reader = make_reader(&pool);
+                $Users { pool, reader }
             }
 
             async fn fetch_user(&self, condition: &str, a: &str, b: Option<&str>) -> Result<Option<User>, StoreError> {
+                use crate::store::sql_stores::{UserQuery, UserReader};
+                let query = match b {
+                    Some(b) => UserQuery::External(a, b),
+                    None => UserQuery::Id(a),
+                };
+                if let Some(found) = self.reader.read(query) {
+                    return found;
+                }
                 let sql = format!("SELECT {USER_COLUMNS} FROM tcx_users WHERE {condition}");
                 let mut query = sqlx::query(&sql).bind(a);
                 if let Some(b) = b {

@@ -6,6 +6,7 @@ use sqlx::postgres::PgRow;
 crate::store::sql_stores::sql_stores! {
     backend: "PostgreSQL",
     pool: PgPool,
+    reader: crate::store::sql_stores::PoolOnly = |_| crate::store::sql_stores::PoolOnly,
     row: PgRow,
     users: PostgresUserStore,
     keys: PostgresApiKeyStore,

@@ -37,6 +37,7 @@ use super::sql::store_error;
 use super::unix_now;
 use crate::StoreError;
 
+mod readers;
 mod stores;
 
 pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore};

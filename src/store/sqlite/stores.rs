@@ -6,6 +6,7 @@ use sqlx::sqlite::SqliteRow;
 crate::store::sql_stores::sql_stores! {
     backend: "SQLite",
     pool: SqlitePool,
+    reader: super::readers::InlineReaders = super::readers::InlineReaders::for_pool,
     row: SqliteRow,
     users: SqliteUserStore,
     keys: SqliteApiKeyStore,
