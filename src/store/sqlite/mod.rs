@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// Opens (creating it if needed) the SQLite database at `path` and applies the migrations.
+///
+/// The pool has one connection: SQLite has one writer at a time, and several connections
+/// competing for it would poll each other's locks (`busy_timeout` sleeps) instead of
+/// queueing. User reads do not need the pool (they run inline, see the user store).
 pub async fn open(path: impl AsRef<Path>) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -61,7 +65,7 @@ pub async fn open(path: impl AsRef<Path>) -> Result<SqlitePool, StoreError> {
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new()
-        .max_connections(8)
+        .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await
