@@ -1,5 +1,6 @@
 //! In-process costs: a whole external-auth request through the tower service next to a bare
-//! jsonwebtoken HS512 encode of the same claims, the layer's pass-through cost, key look-up
+//! jsonwebtoken HS512 encode of the same claims, token issue and verify, redemption and
+//! refresh through the service, the layer's pass-through cost, key look-up
 //! with 1 and 100,000 keys, and user upserts with 1,000 and 1,000,000 users.
 //!
 //! Run with: cargo bench --bench endpoints
@@ -14,7 +15,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_ma
 use http::{Request, Response};
 use http_body_util::Full;
 use techcentrix_auth::store::{ExternalProfile, UserStore};
-use techcentrix_auth::token::{Claims, SigningKeys, TokenKind};
+use techcentrix_auth::token::{Claims, Expected, SigningKeys, TokenKind};
 use techcentrix_auth::{
     ApiKey, ApiKeyValidator, AppId, JwtSecret, MemoryApiKeyValidator, MemoryUserStore,
     TechCentrixAuth,
@@ -83,6 +84,115 @@ fn external_request_vs_encode(c: &mut Criterion) {
         )
     });
     group.finish();
+}
+
+fn tokens(c: &mut Criterion) {
+    let keys = SigningKeys::hs512(JwtSecret::new(vec![7u8; 64]).unwrap());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = Claims::new(
+        TokenKind::OneTime,
+        "e774b7e4-3817-4c92-8402-ae41c4113a78".into(),
+        "acme".into(),
+        "techcentrix-auth",
+        now,
+        3600,
+    );
+    let jwt = keys.sign(&claims).unwrap();
+    let expected = Expected {
+        kind: TokenKind::OneTime,
+        issuer: "techcentrix-auth",
+        audience: Some("acme"),
+        leeway: 5,
+    };
+    let mut group = c.benchmark_group("token");
+    group.bench_function("issue_hs512", |b| {
+        b.iter(|| keys.sign(black_box(&claims)).unwrap())
+    });
+    group.bench_function("verify_hs512", |b| {
+        b.iter(|| keys.verify(black_box(&jwt), &expected).unwrap())
+    });
+    group.finish();
+}
+
+/// Redemption and refresh through the service; each request gets a fresh oneTimeToken or
+/// refresh token, made before the measured loop.
+fn session_endpoints(c: &mut Criterion) {
+    let rt = runtime();
+    let service = auth().service();
+    let mut group = c.benchmark_group("sessions");
+    for endpoint in ["redeem", "refresh"] {
+        let service = service.clone();
+        group.bench_function(endpoint, |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let service = service.clone();
+                async move {
+                    let mut requests = Vec::with_capacity(iters as usize);
+                    for _ in 0..iters {
+                        let redeem = redeem_request(one_time_token(&service).await);
+                        requests.push(match endpoint {
+                            "redeem" => redeem,
+                            _ => {
+                                let session =
+                                    json_of(service.clone().oneshot(redeem).await.unwrap()).await;
+                                let refresh = session["refreshToken"].as_str().unwrap().to_owned();
+                                json_post(
+                                    "/user/api/auth/refresh",
+                                    format!(r#"{{"refreshToken":"{refresh}"}}"#),
+                                )
+                            }
+                        });
+                    }
+                    let start = std::time::Instant::now();
+                    for request in requests {
+                        let response = service.clone().oneshot(request).await.unwrap();
+                        assert_eq!(response.status(), 200);
+                    }
+                    start.elapsed()
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn json_post(path: &str, body: String) -> Request<Full<Bytes>> {
+    Request::post(path)
+        .header("content-type", "application/json")
+        .header("x-techcentrix-app-id", "acme")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+fn redeem_request(token: String) -> Request<Full<Bytes>> {
+    json_post(
+        "/user/api/auth/token",
+        format!(r#"{{"oneTimeToken":"{token}"}}"#),
+    )
+}
+
+async fn body_of<B: http_body::Body<Data = Bytes>>(response: Response<B>) -> Bytes
+where
+    B::Error: std::fmt::Debug,
+{
+    http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes()
+}
+
+async fn json_of<B: http_body::Body<Data = Bytes>>(response: Response<B>) -> serde_json::Value
+where
+    B::Error: std::fmt::Debug,
+{
+    serde_json::from_slice(&body_of(response).await).unwrap()
+}
+
+async fn one_time_token(service: &techcentrix_auth::AuthService) -> String {
+    let response = service.clone().oneshot(request()).await.unwrap();
+    String::from_utf8(body_of(response).await.to_vec()).unwrap()
 }
 
 fn pass_through(c: &mut Criterion) {
@@ -168,6 +278,8 @@ fn user_upsert(c: &mut Criterion) {
 criterion_group!(
     benches,
     external_request_vs_encode,
+    tokens,
+    session_endpoints,
     pass_through,
     key_lookup,
     user_upsert

@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -633,15 +634,31 @@ async fn jwks_never_publishes_a_shared_secret() {
     assert_eq!(keys, json!({ "keys": [] }));
 }
 
+/// Tokens verify with the published JWKS through another JWT library (jwt-compact): the
+/// keys, the `kid`s and the algorithms are what a third party would see.
 #[tokio::test]
-async fn jwks_keys_verify_tokens_independently_of_jsonwebtoken() {
-    use p256::ecdsa::signature::Verifier;
-    let keys = SigningKeys::from_pem("ec", &pem("ec-a.pem"))
-        .unwrap()
-        .with_previous(SigningKeys::from_pem("ed", &pem("ed-a.pem")).unwrap());
-    let auth = auth_with_keys(keys.clone());
-    let published = jwks(&auth).await;
-    let find = |kid: &str| -> Value {
+async fn jwks_keys_verify_tokens_with_an_independent_jwt_library() {
+    use jwt_compact::alg::{Ed25519, Es256};
+    use jwt_compact::jwk::JsonWebKey;
+    use jwt_compact::{AlgorithmExt, UntrustedToken};
+
+    let ec = SigningKeys::from_pem("ec", &pem("ec-a.pem")).unwrap();
+    let ed = SigningKeys::from_pem("ed", &pem("ed-a.pem")).unwrap();
+    let ec_auth = auth_with_keys(ec.clone().with_previous(ed.clone()));
+    let ed_auth = auth_with_keys(ed.with_previous(ec));
+    let published = jwks(&ec_auth).await;
+    let kids = |jwks: &Value| -> HashSet<String> {
+        let keys = jwks["keys"].as_array().unwrap();
+        keys.iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kids(&published),
+        kids(&jwks(&ed_auth).await),
+        "same live keys"
+    );
+    let jwk = |kid: &str| -> Value {
         published["keys"]
             .as_array()
             .unwrap()
@@ -650,54 +667,54 @@ async fn jwks_keys_verify_tokens_independently_of_jsonwebtoken() {
             .cloned()
             .unwrap()
     };
-    let decode = |s: &str| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s)
-            .unwrap()
-    };
 
-    // ES256: verify with p256 from the JWK's coordinates.
-    let token = call(&auth, guide_request(KEY, GUIDE_BODY))
+    let token = call(&ec_auth, guide_request(KEY, GUIDE_BODY))
         .await
         .text()
         .to_owned();
-    let (input, signature) = token.rsplit_once('.').unwrap();
-    let jwk = find("ec");
-    assert_eq!(
-        (
-            jwk["kty"].as_str(),
-            jwk["crv"].as_str(),
-            jwk["alg"].as_str()
-        ),
-        (Some("EC"), Some("P-256"), Some("ES256"))
-    );
-    let mut point = vec![4u8];
-    point.extend(decode(jwk["x"].as_str().unwrap()));
-    point.extend(decode(jwk["y"].as_str().unwrap()));
-    let verifying = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
-    let signature = p256::ecdsa::Signature::from_slice(&decode(signature)).unwrap();
-    verifying
-        .verify(input.as_bytes(), &signature)
-        .expect("ES256 signature verifies");
+    let untrusted = UntrustedToken::new(&token).unwrap();
+    assert_eq!(untrusted.header().key_id.as_deref(), Some("ec"));
+    let key_json = jwk("ec");
+    let key: JsonWebKey<'_> = serde_json::from_value(key_json).unwrap();
+    let key = <Es256 as jwt_compact::Algorithm>::VerifyingKey::try_from(&key).unwrap();
+    let verified = Es256.validator::<Value>(&key).validate(&untrusted).unwrap();
+    assert_eq!(verified.claims().custom["type"], "one_time");
+    assert_eq!(verified.claims().custom["aud"], "acme");
 
-    // EdDSA: verify with ed25519-dalek from the JWK's x.
-    let ed_auth = auth_with_keys(SigningKeys::from_pem("ed", &pem("ed-a.pem")).unwrap());
     let token = call(&ed_auth, guide_request(KEY, GUIDE_BODY))
         .await
         .text()
         .to_owned();
-    let (input, signature) = token.rsplit_once('.').unwrap();
-    let jwk = find("ed");
-    assert_eq!(
-        (jwk["kty"].as_str(), jwk["crv"].as_str()),
-        (Some("OKP"), Some("Ed25519"))
+    let untrusted = UntrustedToken::new(&token).unwrap();
+    assert_eq!(untrusted.header().key_id.as_deref(), Some("ed"));
+    let key_json = jwk("ed");
+    let key: JsonWebKey<'_> = serde_json::from_value(key_json).unwrap();
+    let key = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey::try_from(&key).unwrap();
+    let verified = Ed25519
+        .validator::<Value>(&key)
+        .validate(&untrusted)
+        .unwrap();
+    assert_eq!(verified.claims().custom["type"], "one_time");
+
+    // A key that is not published does not verify: the ES256 token fails with the Ed key's
+    // algorithm and with another EC key.
+    let other = SigningKeys::from_pem("other", &pem("ec-b.pem"))
+        .unwrap()
+        .jwks();
+    let other_json = serde_json::to_value(&other.keys[0]).unwrap();
+    let other: JsonWebKey<'_> = serde_json::from_value(other_json).unwrap();
+    let other = <Es256 as jwt_compact::Algorithm>::VerifyingKey::try_from(&other).unwrap();
+    let ec_token = call(&ec_auth, guide_request(KEY, GUIDE_BODY))
+        .await
+        .text()
+        .to_owned();
+    let untrusted = UntrustedToken::new(&ec_token).unwrap();
+    assert!(
+        Es256
+            .validator::<Value>(&other)
+            .validate(&untrusted)
+            .is_err()
     );
-    let x: [u8; 32] = decode(jwk["x"].as_str().unwrap()).try_into().unwrap();
-    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&x).unwrap();
-    let signature = ed25519_dalek::Signature::from_slice(&decode(signature)).unwrap();
-    verifying
-        .verify_strict(input.as_bytes(), &signature)
-        .expect("EdDSA signature verifies");
 }
 
 #[tokio::test]
