@@ -5,6 +5,7 @@
 //! ```text
 //! keys add --app APP [--label TEXT]   prints `id: <key id>` then `key: <the new key>` (shown once)
 //! keys list [--app APP]               one line a key: id, app, label, created-at, state (tab-separated)
+//! keys rotate ID                      a new key beside ID (same app and label): `id:`, `key:` as for add
 //! keys revoke ID                      prints `revoked: ID`
 //! users count [--app APP]             prints the number alone
 //! ```
@@ -19,6 +20,7 @@ use techcentrix_auth::env::EnvConfig;
 
 const USAGE: &str = "usage: admin keys add --app APP [--label TEXT]
        admin keys list [--app APP]
+       admin keys rotate ID
        admin keys revoke ID
        admin users count [--app APP]";
 
@@ -78,6 +80,17 @@ async fn run(args: &[String]) -> Result<(), String> {
                     rfc3339(key.created_at)
                 );
             }
+        }
+        ("keys", "rotate") => {
+            let [id] = rest else {
+                return Err("keys rotate takes one key id".to_owned());
+            };
+            let Some((new_id, key)) = admin.keys.rotate_key(id).await.map_err(|e| e.to_string())?
+            else {
+                return Err(format!("no active key with id `{id}`"));
+            };
+            println!("id: {new_id}");
+            println!("key: {}", key.expose());
         }
         ("keys", "revoke") => {
             let [id] = rest else {

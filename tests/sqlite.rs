@@ -166,6 +166,15 @@ async fn stored_keys_validate_until_revoked_and_only_digests_are_kept() {
         );
     }
 
+    // Rotation: a new key beside the old one, same app and label; both live.
+    let (rotated_id, rotated) = keys.rotate_key(&id).await.unwrap().unwrap();
+    assert_ne!(rotated_id, id);
+    assert_eq!(keys.validate(&rotated).await.unwrap(), Some(app.clone()));
+    assert_eq!(keys.validate(&key).await.unwrap(), Some(app.clone()));
+    let listed = keys.list_keys(Some(&app)).await.unwrap();
+    assert_eq!(listed.last().unwrap().label, "first");
+    assert!(keys.rotate_key("no-such-id").await.unwrap().is_none());
+
     assert!(keys.revoke_key(&id).await.unwrap());
     assert!(!keys.revoke_key(&id).await.unwrap());
     assert_eq!(keys.validate(&key).await.unwrap(), None);

@@ -375,7 +375,8 @@ pub struct StoredKey {
 }
 
 /// Key management for stores that keep server API keys (the SQL backends): add, list,
-/// revoke. Rotation is adding the new key, moving the partner to it, then revoking the old.
+/// rotate, revoke. A rotation is a new key beside the old ([`ApiKeyAdmin::rotate_key`]),
+/// the partner moving to it, then the old key revoked.
 #[async_trait]
 pub trait ApiKeyAdmin: Send + Sync + 'static {
     /// Creates a new random key for `app`; returns its id and the key, shown only here: the
@@ -387,6 +388,17 @@ pub trait ApiKeyAdmin: Send + Sync + 'static {
 
     /// Revokes a key; `Ok(false)` when no live key has this id.
     async fn revoke_key(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// The first step of a rotation: a new key for the app of the live key `id`, with the
+    /// same label. The old key stays live until [`ApiKeyAdmin::revoke_key`], so the partner
+    /// can switch without a gap. `Ok(None)` when no live key has this id.
+    async fn rotate_key(&self, id: &str) -> Result<Option<(String, ApiKey)>, StoreError> {
+        let keys = self.list_keys(None).await?;
+        let Some(old) = keys.iter().find(|k| k.id == id && k.revoked_at.is_none()) else {
+            return Ok(None);
+        };
+        self.add_key(&old.app, &old.label).await.map(Some)
+    }
 }
 
 /// Counting users, for operators (`admin users count`).
