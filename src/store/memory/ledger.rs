@@ -5,6 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use super::{Uniform, id_bits};
 use crate::StoreError;
 use crate::store::{Consumed, ReplayLedger, unix_now};
 
@@ -35,7 +36,7 @@ pub struct MemoryReplayLedger {
 #[derive(Debug)]
 struct Shard {
     /// Used ids (a UUID's 128 bits, or the first 128 bits of another id's SHA-256) → expiry.
-    used: HashMap<u128, u64>,
+    used: HashMap<u128, u64, Uniform>,
     swept_at: u64,
     size_after_sweep: usize,
     /// The earliest expiry among the entries: no sweep is due before it.
@@ -45,7 +46,7 @@ struct Shard {
 impl Default for Shard {
     fn default() -> Self {
         Shard {
-            used: HashMap::new(),
+            used: HashMap::default(),
             swept_at: 0,
             size_after_sweep: 0,
             next_expiry: u64::MAX,
@@ -111,19 +112,6 @@ impl MemoryReplayLedger {
                 entry.insert(expires_at);
                 Consumed::First
             }
-        }
-    }
-}
-
-/// A `jti` as 128 bits without an allocation: the UUID it is (ours always are), or the
-/// first 128 bits of the SHA-256 of anything else.
-fn id_bits(jti: &str) -> u128 {
-    match uuid::Uuid::try_parse(jti) {
-        Ok(uuid) => uuid.as_u128(),
-        Err(_) => {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(jti.as_bytes());
-            u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
         }
     }
 }

@@ -12,3 +12,46 @@ pub use keys::{ChainedApiKeyValidator, MemoryApiKeyValidator};
 pub use ledger::MemoryReplayLedger;
 pub use sessions::MemorySessionStore;
 pub use users::MemoryUserStore;
+
+/// A hasher for keys that are already uniformly random and not chosen by clients: UUIDs
+/// this crate generated, SHA-256 digests. It folds their bits instead of running SipHash.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct UniformHasher(u64);
+
+impl std::hash::Hasher for UniformHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(17) ^ u64::from_le_bytes(word);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = self.0.rotate_left(17) ^ (value as u64) ^ ((value >> 64) as u64);
+    }
+
+    fn write_usize(&mut self, _length: usize) {
+        // Slice lengths carry no entropy here: every key of a map has the same length.
+    }
+}
+
+/// Builds [`UniformHasher`]s.
+pub(crate) type Uniform = std::hash::BuildHasherDefault<UniformHasher>;
+
+/// An id as 128 bits without an allocation: the UUID it is (those this crate makes), or
+/// the first 128 bits of the SHA-256 of anything else.
+pub(crate) fn id_bits(id: &str) -> u128 {
+    match uuid::Uuid::try_parse(id) {
+        Ok(uuid) => uuid.as_u128(),
+        Err(_) => {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(id.as_bytes());
+            u128::from_le_bytes(digest[..16].try_into().expect("16 bytes"))
+        }
+    }
+}

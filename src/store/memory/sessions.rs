@@ -4,13 +4,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use super::{Uniform, id_bits};
 use crate::store::{Rotation, Session, SessionStore, unix_now};
 use crate::{KeyDigest, SessionId, StoreError};
 
 const SHARDS: usize = 16;
 
-/// Token digest → its family.
-type TokenIndex = HashMap<[u8; 32], SessionId>;
+/// Token digest → its family's id bits.
+type TokenIndex = HashMap<[u8; 32], u128, Uniform>;
 
 /// Refresh-token families in memory, tokens kept as digests.
 ///
@@ -29,7 +30,8 @@ pub struct MemorySessionStore {
 
 #[derive(Debug)]
 struct FamilyShard {
-    families: HashMap<SessionId, Family>,
+    /// By the session id's 128 bits.
+    families: HashMap<u128, Family, Uniform>,
     /// The earliest expiry in the shard: no sweep is due before it.
     next_expiry: i64,
 }
@@ -37,7 +39,7 @@ struct FamilyShard {
 impl Default for FamilyShard {
     fn default() -> Self {
         FamilyShard {
-            families: HashMap::new(),
+            families: HashMap::default(),
             next_expiry: i64::MAX,
         }
     }
@@ -82,7 +84,7 @@ impl MemorySessionStore {
         self.len() == 0
     }
 
-    fn family_shard(&self, id: &SessionId) -> &Mutex<FamilyShard> {
+    fn family_shard(&self, id: u128) -> &Mutex<FamilyShard> {
         &self.families[(self.hasher.hash_one(id) as usize) % SHARDS]
     }
 
@@ -92,17 +94,17 @@ impl MemorySessionStore {
 
     /// The family a token belongs to (lock order: a family shard, then a token shard; this
     /// takes only a token shard).
-    fn family_of(&self, digest: &[u8; 32]) -> Option<SessionId> {
-        lock(self.token_shard(digest)).get(digest).cloned()
+    fn family_of(&self, digest: &[u8; 32]) -> Option<u128> {
+        lock(self.token_shard(digest)).get(digest).copied()
     }
 
     /// Forgets the shard's expired families and their tokens.
     fn sweep(&self, shard: &mut FamilyShard, now: i64) {
-        let expired: Vec<SessionId> = shard
+        let expired: Vec<u128> = shard
             .families
             .iter()
             .filter(|(_, f)| f.session.expires_at < now)
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| *id)
             .collect();
         for id in expired {
             if let Some(family) = shard.families.remove(&id) {
@@ -119,8 +121,8 @@ impl MemorySessionStore {
             .unwrap_or(i64::MAX);
     }
 
-    fn revoke_family(&self, id: &SessionId) -> bool {
-        match lock(self.family_shard(id)).families.get_mut(id) {
+    fn revoke_family(&self, id: u128) -> bool {
+        match lock(self.family_shard(id)).families.get_mut(&id) {
             Some(family) if !family.revoked => {
                 family.revoked = true;
                 true
@@ -135,13 +137,14 @@ impl SessionStore for MemorySessionStore {
     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
         let now = unix_now();
         let digest = *refresh.as_bytes();
-        let mut shard = lock(self.family_shard(&session.id));
+        let id = id_bits(session.id.as_str());
+        let mut shard = lock(self.family_shard(id));
         if now > shard.next_expiry {
             self.sweep(&mut shard, now);
         }
         shard.next_expiry = shard.next_expiry.min(session.expires_at);
         shard.families.insert(
-            session.id.clone(),
+            id,
             Family {
                 session: session.clone(),
                 revoked: false,
@@ -149,7 +152,7 @@ impl SessionStore for MemorySessionStore {
                 tokens: vec![digest],
             },
         );
-        lock(self.token_shard(&digest)).insert(digest, session.id.clone());
+        lock(self.token_shard(&digest)).insert(digest, id);
         Ok(())
     }
 
@@ -163,7 +166,7 @@ impl SessionStore for MemorySessionStore {
         let Some(id) = self.family_of(presented) else {
             return Ok(Rotation::Invalid);
         };
-        let mut shard = lock(self.family_shard(&id));
+        let mut shard = lock(self.family_shard(id));
         let Some(family) = shard.families.get_mut(&id) else {
             return Ok(Rotation::Invalid);
         };
@@ -183,12 +186,12 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {
-        Ok(self.revoke_family(id))
+        Ok(self.revoke_family(id_bits(id.as_str())))
     }
 
     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
         Ok(match self.family_of(token.as_bytes()) {
-            Some(id) => self.revoke_family(&id),
+            Some(id) => self.revoke_family(id),
             None => false,
         })
     }
