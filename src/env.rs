@@ -318,42 +318,91 @@ impl std::fmt::Debug for Admin {
     }
 }
 
+/// The stores of a SQL database, each as the traits it serves.
+struct SqlStores {
+    keys: Arc<dyn ApiKeyValidator>,
+    key_admin: Arc<dyn crate::store::ApiKeyAdmin>,
+    users: Arc<dyn UserStore>,
+    user_count: Arc<dyn crate::store::UserCount>,
+    ledger: Arc<dyn ReplayLedger>,
+    sessions: Arc<dyn SessionStore>,
+}
+
+impl SqlStores {
+    /// The four stores of one backend's module, over one pool.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    fn over<K, U>(
+        keys: K,
+        users: U,
+        ledger: impl ReplayLedger,
+        sessions: impl SessionStore,
+    ) -> SqlStores
+    where
+        K: ApiKeyValidator + crate::store::ApiKeyAdmin,
+        U: UserStore + crate::store::UserCount,
+    {
+        let keys = Arc::new(keys);
+        let users = Arc::new(users);
+        SqlStores {
+            keys: keys.clone(),
+            key_admin: keys,
+            users: users.clone(),
+            user_count: users,
+            ledger: Arc::new(ledger),
+            sessions: Arc::new(sessions),
+        }
+    }
+}
+
 impl EnvConfig {
     /// Opens the database of `TCX_DATABASE_URL` (applying migrations) for key management
     /// and counts. `memory:` has nothing to manage.
     pub async fn open_admin(&self) -> Result<Admin, ConfigError> {
+        match self.open_sql().await? {
+            Some(sql) => Ok(Admin {
+                keys: sql.key_admin,
+                users: sql.user_count,
+            }),
+            None => Err(ConfigError::new(
+                "TCX_DATABASE_URL",
+                "memory: keeps nothing to manage; use sqlite:// or postgres://",
+            )),
+        }
+    }
+
+    /// Opens the SQL database of `TCX_DATABASE_URL`, applying its migrations; `None` for
+    /// `memory:`. An unusable database is an error naming the variable.
+    async fn open_sql(&self) -> Result<Option<SqlStores>, ConfigError> {
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        let unusable = |e: crate::StoreError| {
+            ConfigError::new("TCX_DATABASE_URL", format!("cannot use the database: {e}"))
+        };
         match &self.database {
+            DatabaseUrl::Memory => Ok(None),
             #[cfg(feature = "sqlite")]
             DatabaseUrl::Sqlite(path) => {
                 use crate::store::sqlite;
-                let pool = sqlite::open(path).await.map_err(|e| {
-                    ConfigError::new(
-                        "TCX_DATABASE_URL",
-                        format!("cannot open sqlite://{path}: {e}"),
-                    )
-                })?;
-                Ok(Admin {
-                    keys: Arc::new(sqlite::SqliteApiKeyStore::new(pool.clone())),
-                    users: Arc::new(sqlite::SqliteUserStore::new(pool)),
-                })
+                let pool = sqlite::open(path).await.map_err(unusable)?;
+                Ok(Some(SqlStores::over(
+                    sqlite::SqliteApiKeyStore::new(pool.clone()),
+                    sqlite::SqliteUserStore::new(pool.clone()),
+                    sqlite::SqliteReplayLedger::new(pool.clone()),
+                    sqlite::SqliteSessionStore::new(pool),
+                )))
             }
             #[cfg(feature = "postgres")]
             DatabaseUrl::Postgres(url) => {
                 use crate::store::postgres;
                 let pool = postgres::connect(&self.postgres_options(url))
                     .await
-                    .map_err(|e| {
-                        ConfigError::new("TCX_DATABASE_URL", format!("cannot use PostgreSQL: {e}"))
-                    })?;
-                Ok(Admin {
-                    keys: Arc::new(postgres::PostgresApiKeyStore::new(pool.clone())),
-                    users: Arc::new(postgres::PostgresUserStore::new(pool)),
-                })
+                    .map_err(unusable)?;
+                Ok(Some(SqlStores::over(
+                    postgres::PostgresApiKeyStore::new(pool.clone()),
+                    postgres::PostgresUserStore::new(pool.clone()),
+                    postgres::PostgresReplayLedger::new(pool.clone()),
+                    postgres::PostgresSessionStore::new(pool),
+                )))
             }
-            DatabaseUrl::Memory => Err(ConfigError::new(
-                "TCX_DATABASE_URL",
-                "memory: keeps nothing to manage; use sqlite:// or postgres://",
-            )),
             #[allow(unreachable_patterns)]
             _ => Err(ConfigError::new(
                 "TCX_DATABASE_URL",
@@ -365,52 +414,23 @@ impl EnvConfig {
     /// Opens the database's stores. Keys stored in a database are looked up after those
     /// of `TCX_API_KEYS`, and a look-up is trusted for 5 s.
     async fn open_stores(&self, env_keys: Arc<dyn ApiKeyValidator>) -> Result<Stores, ConfigError> {
-        match &self.database {
-            DatabaseUrl::Memory => Ok(Stores {
+        Ok(match self.open_sql().await? {
+            None => Stores {
                 api_keys: env_keys,
                 users: Arc::new(MemoryUserStore::new()),
                 ledger: Arc::new(MemoryReplayLedger::new()),
                 sessions: Arc::new(MemorySessionStore::new()),
-            }),
-            #[cfg(feature = "sqlite")]
-            DatabaseUrl::Sqlite(path) => {
-                use crate::store::sqlite;
-                let pool = sqlite::open(path).await.map_err(|e| {
-                    ConfigError::new(
-                        "TCX_DATABASE_URL",
-                        format!("cannot open sqlite://{path}: {e}"),
-                    )
-                })?;
-                Ok(Stores::sql(
-                    env_keys,
-                    Arc::new(sqlite::SqliteApiKeyStore::new(pool.clone())),
-                    Arc::new(sqlite::SqliteUserStore::new(pool.clone())),
-                    Arc::new(sqlite::SqliteReplayLedger::new(pool.clone())),
-                    Arc::new(sqlite::SqliteSessionStore::new(pool)),
-                ))
+            },
+            Some(sql) => {
+                let stored = Arc::new(crate::store::CachedApiKeyValidator::from_arc(sql.keys));
+                Stores {
+                    api_keys: Arc::new(crate::ChainedApiKeyValidator::new(vec![env_keys, stored])),
+                    users: sql.users,
+                    ledger: sql.ledger,
+                    sessions: sql.sessions,
+                }
             }
-            #[cfg(feature = "postgres")]
-            DatabaseUrl::Postgres(url) => {
-                use crate::store::postgres;
-                let pool = postgres::connect(&self.postgres_options(url))
-                    .await
-                    .map_err(|e| {
-                        ConfigError::new("TCX_DATABASE_URL", format!("cannot use PostgreSQL: {e}"))
-                    })?;
-                Ok(Stores::sql(
-                    env_keys,
-                    Arc::new(postgres::PostgresApiKeyStore::new(pool.clone())),
-                    Arc::new(postgres::PostgresUserStore::new(pool.clone())),
-                    Arc::new(postgres::PostgresReplayLedger::new(pool.clone())),
-                    Arc::new(postgres::PostgresSessionStore::new(pool)),
-                ))
-            }
-            #[allow(unreachable_patterns)]
-            _ => Err(ConfigError::new(
-                "TCX_DATABASE_URL",
-                "this backend is not compiled in; rebuild with `--features full`",
-            )),
-        }
+        })
     }
 
     #[cfg(feature = "postgres")]
@@ -477,26 +497,6 @@ struct Stores {
     users: Arc<dyn UserStore>,
     ledger: Arc<dyn ReplayLedger>,
     sessions: Arc<dyn SessionStore>,
-}
-
-impl Stores {
-    /// A SQL database's stores; its keys after the environment's, cached for 5 s.
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    fn sql(
-        env_keys: Arc<dyn ApiKeyValidator>,
-        stored_keys: Arc<dyn ApiKeyValidator>,
-        users: Arc<dyn UserStore>,
-        ledger: Arc<dyn ReplayLedger>,
-        sessions: Arc<dyn SessionStore>,
-    ) -> Stores {
-        let stored = Arc::new(crate::store::CachedApiKeyValidator::from_arc(stored_keys));
-        Stores {
-            api_keys: Arc::new(crate::ChainedApiKeyValidator::new(vec![env_keys, stored])),
-            users,
-            ledger,
-            sessions,
-        }
-    }
 }
 
 /// `kid:path.pem` entries: the first signs, all verify.

@@ -38,21 +38,16 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::Full;
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::endpoints::ResponseBody;
 use crate::endpoints::respond::log_error;
 use crate::endpoints::session::verify_access;
+use crate::endpoints::{ResponseBody, ResponseFuture};
 use crate::{AppId, Error, TechCentrixAuth};
 
 /// Applies [`AccessGuard`]. Accepts any app's access token unless given a list.
@@ -116,7 +111,7 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = GuardFuture<S::Future>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -132,63 +127,12 @@ where
         match verified {
             Ok(claims) => {
                 request.extensions_mut().insert(claims);
-                GuardFuture {
-                    kind: Kind::Inner {
-                        future: self.inner.call(request),
-                    },
-                }
+                ResponseFuture::inner(self.inner.call(request))
             }
             Err(err) => {
                 log_error(&err);
-                GuardFuture {
-                    kind: Kind::Rejected {
-                        response: Some(err.into_response()),
-                    },
-                }
+                ResponseFuture::ready(err.into_response())
             }
         }
-    }
-}
-
-pin_project! {
-    /// The response future of [`AccessGuard`].
-    pub struct GuardFuture<F> {
-        #[pin]
-        kind: Kind<F>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F> {
-        Inner { #[pin] future: F },
-        Rejected { response: Option<Response<Full<Bytes>>> },
-    }
-}
-
-impl<F, B, E> Future for GuardFuture<F>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<ResponseBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future } => future
-                .poll(cx)
-                .map(|result| result.map(|res| res.map(ResponseBody::inner))),
-            KindProj::Rejected { response } => {
-                let response = response
-                    .take()
-                    .expect("GuardFuture polled after completion");
-                Poll::Ready(Ok(response.map(ResponseBody::auth)))
-            }
-        }
-    }
-}
-
-impl<F> fmt::Debug for GuardFuture<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GuardFuture").finish_non_exhaustive()
     }
 }

@@ -13,8 +13,9 @@ use super::ResponseBody;
 pub(crate) type AuthFuture = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
 
 pin_project! {
-    /// The response future of [`AuthEndpoints`](super::AuthEndpoints): the inner service's
-    /// future untouched, or an auth endpoint's.
+    /// The response future of [`AuthEndpoints`](super::AuthEndpoints) and
+    /// [`AccessGuard`](crate::AccessGuard): the inner service's future untouched, an auth
+    /// endpoint's, or an answer known at once (a refusal).
     #[project = FutureProj]
     pub struct ResponseFuture<F> {
         #[pin]
@@ -27,6 +28,7 @@ pin_project! {
     enum Kind<F> {
         Inner { #[pin] future: F },
         Auth { future: AuthFuture },
+        Ready { response: Option<Response<Full<Bytes>>> },
     }
 }
 
@@ -40,6 +42,14 @@ impl<F> ResponseFuture<F> {
     pub(crate) fn auth(future: AuthFuture) -> Self {
         ResponseFuture {
             kind: Kind::Auth { future },
+        }
+    }
+
+    pub(crate) fn ready(response: Response<Full<Bytes>>) -> Self {
+        ResponseFuture {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
         }
     }
 }
@@ -59,6 +69,12 @@ where
                 .as_mut()
                 .poll(cx)
                 .map(|res| Ok(res.map(ResponseBody::auth))),
+            KindProj::Ready { response } => {
+                let response = response
+                    .take()
+                    .expect("ResponseFuture polled after completion");
+                Poll::Ready(Ok(response.map(ResponseBody::auth)))
+            }
         }
     }
 }
@@ -68,6 +84,7 @@ impl<F> fmt::Debug for ResponseFuture<F> {
         let kind = match &self.kind {
             Kind::Inner { .. } => "Inner",
             Kind::Auth { .. } => "Auth",
+            Kind::Ready { .. } => "Ready",
         };
         f.debug_struct("ResponseFuture")
             .field("kind", &kind)

@@ -48,3 +48,33 @@ fn is_contention(code: Option<&str>) -> bool {
         || code.starts_with("08")
         || code.starts_with("53")
 }
+
+/// Applies, inside the open transaction `$tx`, each of `$migrations` (`(version, sql)`)
+/// that `tcx_migrations` does not list yet, and records it. A macro, as the SQLite and
+/// PostgreSQL transactions are different types.
+macro_rules! apply_migrations {
+    ($tx:expr, $migrations:expr) => {
+        for (version, sql) in $migrations {
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM tcx_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *$tx)
+                    .await
+                    .map_err(store_error)?;
+            if applied.is_none() {
+                sqlx::raw_sql(sql)
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query("INSERT INTO tcx_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(version)
+                    .bind(crate::store::unix_now())
+                    .execute(&mut *$tx)
+                    .await
+                    .map_err(store_error)?;
+            }
+        }
+    };
+}
+
+pub(crate) use apply_migrations;

@@ -11,6 +11,7 @@ use crate::store::User;
 
 /// A user look-up by the store's own means, off the pool: `(app, external id)` or id.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) enum UserQuery<'a> {
     External(&'a str, &'a str),
     Id(&'a str),
@@ -24,8 +25,10 @@ pub(crate) trait UserReader: Clone + std::fmt::Debug + Send + Sync + 'static {
 
 /// No read path but the pool.
 #[derive(Clone, Copy, Debug)]
+#[cfg(feature = "postgres")]
 pub(crate) struct PoolOnly;
 
+#[cfg(feature = "postgres")]
 impl UserReader for PoolOnly {
     fn read(&self, _query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>> {
         None

@@ -25,8 +25,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::sql::store_error;
-use super::unix_now;
+use super::sql::{apply_migrations, store_error};
 use crate::StoreError;
 
 mod stores;
@@ -152,25 +151,6 @@ pub async fn migrate(pool: &PgPool, schema: &str) -> Result<(), StoreError> {
         .execute(&mut *tx)
         .await
         .map_err(store_error)?;
-    for (version, sql) in MIGRATIONS {
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM tcx_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        if applied.is_none() {
-            sqlx::raw_sql(sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            sqlx::query("INSERT INTO tcx_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(unix_now())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
-    }
+    apply_migrations!(tx, MIGRATIONS);
     tx.commit().await.map_err(store_error)
 }

@@ -33,8 +33,7 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use super::sql::store_error;
-use super::unix_now;
+use super::sql::{apply_migrations, store_error};
 use crate::StoreError;
 
 mod readers;
@@ -101,24 +100,7 @@ pub async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(store_error)?;
-        let applied: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM tcx_migrations WHERE version = ?")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        if applied.is_none() {
-            sqlx::raw_sql(sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-            sqlx::query("INSERT INTO tcx_migrations (version, applied_at) VALUES (?, ?)")
-                .bind(version)
-                .bind(unix_now())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        }
+        apply_migrations!(tx, [(version, sql)]);
         tx.commit().await.map_err(store_error)?;
     }
     Ok(())
