@@ -11,21 +11,24 @@ fn env_keys() -> String {
     format!("acme:{KEY},other:{OTHER_KEY}")
 }
 
+/// Server `name` with the test keys and secret, plus `extra` variables.
+fn start_keyed(name: &str, dir: &std::path::Path, extra: &[(&str, &str)]) -> Server {
+    let keys = env_keys();
+    let secret = std::str::from_utf8(SECRET).unwrap();
+    let mut env = vec![("TCX_API_KEYS", keys.as_str()), ("TCX_JWT_SECRET", secret)];
+    env.extend_from_slice(extra);
+    Server::start(name, &env, dir)
+}
+
 async fn guide_call(server: &Server, key: &str) -> Answer {
     http_external(server.addr, key, GUIDE_BODY).await
 }
 
 #[tokio::test]
 async fn guide_request_and_a_bad_key_against_both_servers() {
-    let secret = std::str::from_utf8(SECRET).unwrap();
     for name in SERVERS {
         let dir = tempfile::tempdir().unwrap();
-        let keys = env_keys();
-        let server = Server::start(
-            name,
-            &[("TCX_API_KEYS", &keys), ("TCX_JWT_SECRET", secret)],
-            dir.path(),
-        );
+        let server = start_keyed(name, dir.path(), &[]);
         let ok = guide_call(&server, KEY).await;
         assert_eq!(ok.status, 200, "{name}: {}", ok.text());
         assert_eq!(ok.headers["content-type"], "text/plain; charset=utf-8");
@@ -161,15 +164,9 @@ async fn no_secret_appears_in_the_log() {
 /// old refresh token (revokes the family) → a new session → sign-out.
 #[tokio::test]
 async fn full_session_flow_against_both_servers() {
-    let secret = std::str::from_utf8(SECRET).unwrap();
     for name in SERVERS {
         let dir = tempfile::tempdir().unwrap();
-        let keys = env_keys();
-        let server = Server::start(
-            name,
-            &[("TCX_API_KEYS", &keys), ("TCX_JWT_SECRET", secret)],
-            dir.path(),
-        );
+        let server = start_keyed(name, dir.path(), &[]);
         let json = [("Content-Type", "application/json")];
         let addr = server.addr;
         let redeem = |ott: String| async move { http_redeem(addr, &ott).await };
