@@ -168,9 +168,20 @@ async fn postgres_outage_gives_503_and_recovers() {
     let server = start("axum", &env, dir.path());
     let addr = server.addr;
     assert_eq!(http_external(addr, KEY, GUIDE_BODY).await.status, 200);
+    // A key only the database knows, never used yet (so not cached).
+    let added = admin(&env, &["keys", "add", "--app", "acme"]);
+    let db_key = added
+        .lines()
+        .find_map(|l| l.strip_prefix("key: "))
+        .unwrap()
+        .to_owned();
 
     for mode in [Mode::Cut, Mode::Stall] {
         proxy.set(mode);
+        // While the database is away, a key only it knows is 503/7, not 401.
+        http_external(addr, &db_key, GUIDE_BODY)
+            .await
+            .assert_error(503, 7);
         let outage_answers = load(Duration::from_secs(2), move |i| async move {
             // New users each time: every request must reach the database.
             let body = format!(
