@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use axum::extract::{Extension, State};
 use axum::routing::get;
 use axum::{Router, response::IntoResponse};
-use techcentrix_auth::TechCentrixAuth;
 use techcentrix_auth::token::Claims;
+use techcentrix_auth::{Error, TechCentrixAuth};
 
 mod common;
 
@@ -23,6 +23,11 @@ async fn me(
     common::me(&auth, &claims).await
 }
 
+/// Another method on a route answers like the auth endpoints: 405/8, JSON, `Allow`.
+async fn get_only() -> impl IntoResponse {
+    Error::MethodNotAllowed { allow: "GET, HEAD" }.into_response()
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let (auth, listener) = match common::start().await {
@@ -30,8 +35,8 @@ async fn main() -> ExitCode {
         Err(code) => return code,
     };
     let app = Router::new()
-        .route("/me", get(me).route_layer(auth.guard()))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/me", get(me).fallback(get_only).route_layer(auth.guard()))
+        .route("/healthz", get(|| async { "ok" }).fallback(get_only))
         .with_state(auth.clone())
         .layer(auth.layer());
     match axum::serve(listener, app)

@@ -192,6 +192,12 @@ async fn full_session_flow_against_both_servers() {
         assert_eq!(me["email"], "user1@techcentrix.com");
         assert_eq!(me["firstName"], "User1Name");
         assert_eq!(me["app"], "acme");
+        let post = http(server.addr, "POST", "/me", &[], "").await;
+        post.assert_error(405, 8);
+        assert!(
+            post.headers["allow"].to_str().unwrap().contains("GET"),
+            "{name}"
+        );
         let anonymous = http(server.addr, "GET", "/me", &[], "").await;
         anonymous.assert_error(401, 4);
         assert_eq!(
