@@ -32,7 +32,7 @@ async fn app(
         *response.status_mut() = StatusCode::NOT_FOUND;
         return Ok(response);
     }
-    if request.method() != Method::GET {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
         let error = Error::MethodNotAllowed { allow: "GET" };
         return Ok(error.into_response().map(BodyExt::boxed));
     }
