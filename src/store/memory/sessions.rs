@@ -1,12 +1,12 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use async_trait::async_trait;
 
 use super::{Uniform, id_bits};
 use crate::store::{Rotation, Session, SessionStore, unix_now};
-use crate::{KeyDigest, SessionId, StoreError};
+use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
 
 const SHARDS: usize = 16;
 
@@ -24,6 +24,8 @@ type TokenIndex = HashMap<[u8; 32], u128, Uniform>;
 #[derive(Debug)]
 pub struct MemorySessionStore {
     hasher: RandomState,
+    /// One shared `AppId` per app.
+    apps: RwLock<HashMap<Arc<str>, AppId>>,
     families: Box<[Mutex<FamilyShard>]>,
     tokens: Box<[Mutex<TokenIndex>]>,
 }
@@ -45,19 +47,44 @@ impl Default for FamilyShard {
     }
 }
 
+/// A session, compactly: its id is the map key (the original string is kept only when it is
+/// not a UUID), the app is shared with every session of the app, and the rotated tokens
+/// take no allocation until the first refresh.
 #[derive(Debug)]
 struct Family {
-    session: Session,
+    user: UserId,
+    app: AppId,
+    expires_at: i64,
     revoked: bool,
     current: [u8; 32],
-    /// Every token the family ever had, current included: for reuse detection and clean-up.
-    tokens: Vec<[u8; 32]>,
+    /// The tokens rotated away: presenting one is reuse. Kept for clean-up too.
+    rotated: Vec<[u8; 32]>,
+    /// The session id when it is not a UUID (the key is then a digest of it).
+    custom_id: Option<SessionId>,
+}
+
+impl Family {
+    fn session(&self, key: u128) -> Session {
+        Session {
+            id: self.custom_id.clone().unwrap_or_else(|| {
+                SessionId::new(
+                    uuid::Uuid::from_u128(key)
+                        .hyphenated()
+                        .encode_lower(&mut [0u8; 36]) as &str,
+                )
+            }),
+            user: self.user.clone(),
+            app: self.app.clone(),
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 impl Default for MemorySessionStore {
     fn default() -> Self {
         MemorySessionStore {
             hasher: RandomState::new(),
+            apps: RwLock::default(),
             families: (0..SHARDS).map(|_| Mutex::default()).collect(),
             tokens: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
@@ -84,6 +111,21 @@ impl MemorySessionStore {
         self.len() == 0
     }
 
+    fn shared_app(&self, app: &AppId) -> AppId {
+        if let Some(shared) = self
+            .apps
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(app.as_str())
+        {
+            return shared.clone();
+        }
+        let mut apps = self.apps.write().unwrap_or_else(|e| e.into_inner());
+        apps.entry(Arc::from(app.as_str()))
+            .or_insert_with(|| app.clone())
+            .clone()
+    }
+
     fn family_shard(&self, id: u128) -> &Mutex<FamilyShard> {
         &self.families[(self.hasher.hash_one(id) as usize) % SHARDS]
     }
@@ -103,12 +145,12 @@ impl MemorySessionStore {
         let expired: Vec<u128> = shard
             .families
             .iter()
-            .filter(|(_, f)| f.session.expires_at < now)
+            .filter(|(_, f)| f.expires_at < now)
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
             if let Some(family) = shard.families.remove(&id) {
-                for token in &family.tokens {
+                for token in family.rotated.iter().chain([&family.current]) {
                     lock(self.token_shard(token)).remove(token);
                 }
             }
@@ -116,7 +158,7 @@ impl MemorySessionStore {
         shard.next_expiry = shard
             .families
             .values()
-            .map(|f| f.session.expires_at)
+            .map(|f| f.expires_at)
             .min()
             .unwrap_or(i64::MAX);
     }
@@ -138,6 +180,11 @@ impl SessionStore for MemorySessionStore {
         let now = unix_now();
         let digest = *refresh.as_bytes();
         let id = id_bits(session.id.as_str());
+        // Only a UUID in its canonical form can be rebuilt from the key.
+        let is_uuid = uuid::Uuid::try_parse(session.id.as_str()).is_ok_and(|uuid| {
+            uuid.hyphenated().encode_lower(&mut [0u8; 36]) as &str == session.id.as_str()
+        });
+        let app = self.shared_app(&session.app);
         let mut shard = lock(self.family_shard(id));
         if now > shard.next_expiry {
             self.sweep(&mut shard, now);
@@ -146,10 +193,13 @@ impl SessionStore for MemorySessionStore {
         shard.families.insert(
             id,
             Family {
-                session: session.clone(),
+                user: session.user.clone(),
+                app,
+                expires_at: session.expires_at,
                 revoked: false,
                 current: digest,
-                tokens: vec![digest],
+                rotated: Vec::new(),
+                custom_id: (!is_uuid).then(|| session.id.clone()),
             },
         );
         lock(self.token_shard(&digest)).insert(digest, id);
@@ -170,17 +220,17 @@ impl SessionStore for MemorySessionStore {
         let Some(family) = shard.families.get_mut(&id) else {
             return Ok(Rotation::Invalid);
         };
-        if family.revoked || family.session.expires_at < now {
+        if family.revoked || family.expires_at < now {
             return Ok(Rotation::Invalid);
         }
         if family.current != *presented {
             family.revoked = true;
-            return Ok(Rotation::Reused(family.session.clone()));
+            return Ok(Rotation::Reused(family.session(id)));
         }
         let next = *next.as_bytes();
+        family.rotated.push(family.current);
         family.current = next;
-        family.tokens.push(next);
-        let session = family.session.clone();
+        let session = family.session(id);
         lock(self.token_shard(&next)).insert(next, id);
         Ok(Rotation::Rotated(session))
     }
@@ -194,5 +244,35 @@ impl SessionStore for MemorySessionStore {
             Some(id) => self.revoke_family(id),
             None => false,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sessions_come_back_with_the_id_they_were_given() {
+        let store = MemorySessionStore::new();
+        for id in [
+            SessionId::random(),
+            SessionId::from("not-a-uuid"),
+            SessionId::from("6F9619FF-8B86-D011-B42D-00C04FC964FF"),
+        ] {
+            let session = Session {
+                id,
+                user: "u".into(),
+                app: "acme".into(),
+                expires_at: i64::MAX,
+            };
+            let (first, next) = (
+                KeyDigest::of(session.id.as_str().as_bytes()),
+                KeyDigest::of(format!("next {}", session.id).as_bytes()),
+            );
+            store.create(&session, &first).await.unwrap();
+            let rotated = store.rotate(&first, &next, 0).await.unwrap();
+            assert_eq!(rotated, Rotation::Rotated(session.clone()));
+            assert!(store.revoke(&session.id).await.unwrap());
+        }
     }
 }
