@@ -252,6 +252,45 @@ mod tests {
     use super::*;
 
     #[tokio::test]
+    async fn expired_families_and_their_tokens_are_forgotten() {
+        let store = MemorySessionStore::new();
+        let now = unix_now();
+        let mut old_tokens = Vec::new();
+        for i in 0..100 {
+            let session = Session {
+                id: SessionId::random(),
+                user: "u".into(),
+                app: "acme".into(),
+                expires_at: now - 10,
+            };
+            let token = KeyDigest::of(format!("old {i}").as_bytes());
+            store.create(&session, &token).await.unwrap();
+            old_tokens.push(token);
+        }
+        // New sessions land in every shard: each sweeps what has expired there.
+        for i in 0..200 {
+            let session = Session {
+                id: SessionId::random(),
+                user: "u".into(),
+                app: "acme".into(),
+                expires_at: now + 3600,
+            };
+            let token = KeyDigest::of(format!("new {i}").as_bytes());
+            store.create(&session, &token).await.unwrap();
+        }
+        assert_eq!(store.len(), 200);
+        let indexed: usize = store.tokens.iter().map(|t| lock(t).len()).sum();
+        assert_eq!(indexed, 200, "the expired families' tokens left the index");
+        for token in &old_tokens {
+            let next = KeyDigest::of(b"unused");
+            assert_eq!(
+                store.rotate(token, &next, now).await.unwrap(),
+                Rotation::Invalid
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn sessions_come_back_with_the_id_they_were_given() {
         let store = MemorySessionStore::new();
         for id in [
