@@ -2,9 +2,12 @@
 //!
 //! A partner's backend calls `POST /user/api/auth/external` with its secret Server.API.Key
 //! and a user's profile; this crate signs that user up or in and answers a short-lived,
-//! single-use JWT (the oneTimeToken). It comes as tower [`Layer`](tower_layer::Layer)s and
-//! [`Service`](tower_service::Service)s with pluggable async stores, so axum, hyper, tonic
-//! or any tower stack can host it.
+//! single-use JWT (the oneTimeToken). The partner's mobile SDK redeems it, once, for a
+//! session (an access token and a rotating refresh token), refreshes it and signs out; a
+//! guard layer protects any route with the access token. It comes as tower
+//! [`Layer`](tower_layer::Layer)s and [`Service`](tower_service::Service)s with pluggable
+//! async stores (in memory, SQLite, PostgreSQL, Redis), so axum, hyper, tonic or any tower
+//! stack can host it, on one machine or many.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -38,8 +41,9 @@
 //! ```
 //!
 //! The pieces: [`TechCentrixAuth`] holds the state; [`endpoints`] has the tower layer and
-//! services; [`store`] the extension traits and their backends; [`token`] the claims and
-//! keys; [`events`] the audit hook; [`env`](mod@env) the reference servers' environment.
+//! services; [`guard`] the access-token guard; [`store`] the extension traits and their
+//! backends; [`token`] the claims and keys; [`rate_limit`] the per-key limiter; [`events`]
+//! the audit hook; [`env`](mod@env) the reference servers' environment.
 
 mod auth;
 mod config;
