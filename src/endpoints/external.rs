@@ -1,11 +1,9 @@
 //! `POST /user/api/auth/external`: sign the partner's user up or in, answer a oneTimeToken.
 
-use bytes::Bytes;
-use http::{Method, Request, Response};
+use http::request::Parts;
 use http_body::Body;
-use http_body_util::Full;
 
-use super::respond::{ok, ok_json, record_app, require_method, unix_seconds};
+use super::respond::{Reply, ok, ok_json, record_app, unix_seconds};
 use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::rate_limit::RateDecision;
@@ -13,16 +11,11 @@ use crate::store::Upserted;
 use crate::token::TokenKind;
 use crate::{AppId, BoxError, Error, request};
 
-pub(super) async fn handle<B>(
-    shared: &Shared,
-    request: Request<B>,
-) -> Result<Response<Full<Bytes>>, Error>
+pub(super) async fn handle<B>(shared: &Shared, parts: Parts, body: B) -> Reply
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    require_method(request.method(), &[Method::POST], "POST")?;
-    let (parts, body) = request.into_parts();
     let app = authenticate(shared, &parts.headers).await?;
     record_app(app.as_str());
     let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use tracing::Instrument;
 
@@ -16,7 +16,7 @@ use crate::Error;
 /// turns a failure into its SPEC §3 response.
 pub(super) async fn in_span(
     endpoint: &'static str,
-    handler: impl Future<Output = Result<Response<Full<Bytes>>, Error>>,
+    handler: impl Future<Output = Reply>,
 ) -> Response<Full<Bytes>> {
     let span = tracing::info_span!(
         "tcx.request",
@@ -56,18 +56,8 @@ pub(crate) fn log_error(err: &Error) {
     }
 }
 
-/// 405/8 unless the method is `allowed` (the `Allow` value lists it).
-pub(super) fn require_method(
-    method: &Method,
-    allowed: &[Method],
-    allow: &'static str,
-) -> Result<(), Error> {
-    if allowed.contains(method) {
-        Ok(())
-    } else {
-        Err(Error::MethodNotAllowed { allow })
-    }
-}
+/// What a handler answers: its response, or the error the client gets instead.
+pub(super) type Reply = Result<Response<Full<Bytes>>, Error>;
 
 /// A `200` with `body` of `content_type` and `Cache-Control: no-store`.
 pub(super) fn ok(body: impl Into<Bytes>, content_type: &'static str) -> Response<Full<Bytes>> {
@@ -79,7 +69,7 @@ pub(super) fn ok(body: impl Into<Bytes>, content_type: &'static str) -> Response
 }
 
 /// A `200` JSON answer with `Cache-Control: no-store`.
-pub(super) fn ok_json(body: &impl serde::Serialize) -> Result<Response<Full<Bytes>>, Error> {
+pub(super) fn ok_json(body: &impl serde::Serialize) -> Reply {
     let body = serde_json::to_vec(body).map_err(|e| Error::Internal(e.into()))?;
     Ok(ok(body, "application/json"))
 }

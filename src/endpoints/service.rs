@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::Full;
 use tower_layer::Layer;
@@ -13,7 +13,7 @@ use tower_service::Service;
 
 use super::{ResponseBody, ResponseFuture, external, jwks, respond, session};
 use crate::auth::Shared;
-use crate::{AuthConfig, BoxError, TechCentrixAuth};
+use crate::{AuthConfig, BoxError, Error, TechCentrixAuth};
 
 /// The endpoints, by the path they answer.
 #[derive(Clone, Copy, Debug)]
@@ -41,9 +41,35 @@ impl Endpoint {
             None
         }
     }
+
+    /// The name recorded in the request's span.
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::External => "external",
+            Endpoint::Token => "token",
+            Endpoint::Refresh => "refresh",
+            Endpoint::SignOut => "sign_out",
+            Endpoint::Jwks => "jwks",
+        }
+    }
+
+    /// The methods it takes, as the `Allow` header lists them.
+    fn allow(self) -> &'static str {
+        match self {
+            Endpoint::Jwks => "GET, HEAD",
+            _ => "POST",
+        }
+    }
+
+    fn allows(self, method: &Method) -> bool {
+        match self {
+            Endpoint::Jwks => method == Method::GET || method == Method::HEAD,
+            _ => method == Method::POST,
+        }
+    }
 }
 
-/// Serves one request to one of our endpoints.
+/// Serves one request to one of our endpoints: 405/8 for another method, else its handler.
 async fn serve<B>(
     shared: Arc<Shared>,
     endpoint: Endpoint,
@@ -54,15 +80,22 @@ where
     B::Error: Into<BoxError>,
 {
     let shared = &*shared;
-    match endpoint {
-        Endpoint::External => respond::in_span("external", external::handle(shared, request)).await,
-        Endpoint::Token => respond::in_span("token", session::redeem(shared, request)).await,
-        Endpoint::Refresh => respond::in_span("refresh", session::refresh(shared, request)).await,
-        Endpoint::SignOut => respond::in_span("sign_out", session::sign_out(shared, request)).await,
-        Endpoint::Jwks => {
-            respond::in_span("jwks", async move { jwks::handle(shared, request) }).await
+    let (parts, body) = request.into_parts();
+    let handler = async move {
+        if !endpoint.allows(&parts.method) {
+            return Err(Error::MethodNotAllowed {
+                allow: endpoint.allow(),
+            });
         }
-    }
+        match endpoint {
+            Endpoint::External => external::handle(shared, parts, body).await,
+            Endpoint::Token => session::redeem(shared, parts, body).await,
+            Endpoint::Refresh => session::refresh(shared, parts, body).await,
+            Endpoint::SignOut => session::sign_out(shared, parts, body).await,
+            Endpoint::Jwks => jwks::handle(shared),
+        }
+    };
+    respond::in_span(endpoint.name(), handler).await
 }
 
 /// Serves the auth endpoints on their configured paths and passes every other request to

@@ -1,12 +1,11 @@
 //! The session endpoints: `POST /user/api/auth/token` (redeem a oneTimeToken),
 //! `POST /user/api/auth/refresh` and `POST /user/api/auth/sign-out`.
 
-use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response};
+use http::HeaderMap;
+use http::request::Parts;
 use http_body::Body;
-use http_body_util::Full;
 
-use super::respond::{no_content, ok_json, record_app, require_method, unix_seconds};
+use super::respond::{Reply, no_content, ok_json, record_app, unix_seconds};
 use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::secret::random_token;
@@ -19,16 +18,11 @@ pub(crate) const APP_ID_HEADER: &str = "x-techcentrix-app-id";
 
 /// `POST /user/api/auth/token`: a valid, unused oneTimeToken of this app for an existing
 /// user starts a session. Every refusal is 401/5.
-pub(super) async fn redeem<B>(
-    shared: &Shared,
-    request: Request<B>,
-) -> Result<Response<Full<Bytes>>, Error>
+pub(super) async fn redeem<B>(shared: &Shared, parts: Parts, body: B) -> Reply
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    require_method(request.method(), &[Method::POST], "POST")?;
-    let (parts, body) = request.into_parts();
     let app = app_id(&parts.headers).ok_or(Error::InvalidOneTimeToken)?;
     record_app(app.as_str());
     let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
@@ -89,16 +83,11 @@ where
 
 /// `POST /user/api/auth/refresh`: rotate a refresh token; reuse of a rotated one revokes
 /// its session. Every refusal is 401/5.
-pub(super) async fn refresh<B>(
-    shared: &Shared,
-    request: Request<B>,
-) -> Result<Response<Full<Bytes>>, Error>
+pub(super) async fn refresh<B>(shared: &Shared, parts: Parts, body: B) -> Reply
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    require_method(request.method(), &[Method::POST], "POST")?;
-    let (parts, body) = request.into_parts();
     let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
     let presented = KeyDigest::of(request::refresh_token(&body)?.as_bytes());
     let next = random_token();
@@ -135,16 +124,11 @@ where
 
 /// `POST /user/api/auth/sign-out`: with `Authorization: Bearer <access token>` (401/4 when
 /// invalid) or a body `{"refreshToken"}`; 204 either way, idempotent.
-pub(super) async fn sign_out<B>(
-    shared: &Shared,
-    request: Request<B>,
-) -> Result<Response<Full<Bytes>>, Error>
+pub(super) async fn sign_out<B>(shared: &Shared, parts: Parts, body: B) -> Reply
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    require_method(request.method(), &[Method::POST], "POST")?;
-    let (parts, body) = request.into_parts();
     if parts.headers.contains_key(http::header::AUTHORIZATION) {
         let claims = verify_access(shared, &parts.headers)?;
         record_app(claims.aud.as_str());
@@ -194,11 +178,7 @@ fn app_id(headers: &HeaderMap) -> Option<AppId> {
 }
 
 /// The session answer: a new access token for the session, and its refresh token.
-fn answer(
-    shared: &Shared,
-    session: &Session,
-    refresh_token: String,
-) -> Result<Response<Full<Bytes>>, Error> {
+fn answer(shared: &Shared, session: &Session, refresh_token: String) -> Reply {
     let ttl = shared.config.access_token_ttl.as_secs();
     let access_token = shared
         .keys
