@@ -57,6 +57,7 @@ pub mod rate_limit;
 mod request;
 mod secret;
 pub mod store;
+mod sync;
 pub mod token;
 
 pub use auth::{AuthBuilder, TechCentrixAuth};

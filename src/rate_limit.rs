@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
+use crate::sync::lock;
 use crate::{KeyDigest, StoreError};
 
 /// Whether a request may go on.
@@ -72,7 +73,7 @@ impl MemoryRateLimiter {
     }
 
     fn take(&self, key: &KeyDigest, now: Instant) -> RateDecision {
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let mut buckets = lock(&self.buckets);
         if buckets.len() > 10_000 {
             // Forget keys whose buckets have refilled: they hold no information.
             let full = self.per_second;

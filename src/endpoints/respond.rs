@@ -2,7 +2,6 @@
 //! shapes of successful answers.
 
 use std::future::Future;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
@@ -84,10 +83,4 @@ pub(super) fn no_content() -> Response<Full<Bytes>> {
     response
 }
 
-/// Now, in unix seconds.
-pub(crate) fn unix_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub(crate) use crate::sync::unix_seconds;

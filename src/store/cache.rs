@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::ApiKeyValidator;
 use crate::secret::DigestMap;
+use crate::sync::{read, write};
 use crate::{ApiKey, AppId, KeyDigest, StoreError};
 
 /// Remembers which keys a slower validator (a database) accepted, for at most `ttl`
@@ -54,13 +55,13 @@ impl CachedApiKeyValidator {
     }
 
     fn cached(&self, digest: &KeyDigest, now: Instant) -> Option<AppId> {
-        let accepted = self.accepted.read().unwrap_or_else(|e| e.into_inner());
+        let accepted = read(&self.accepted);
         let (app, until) = accepted.get(digest)?;
         (*until > now).then(|| app.clone())
     }
 
     fn remember(&self, digest: KeyDigest, app: AppId, now: Instant) {
-        let mut accepted = self.accepted.write().unwrap_or_else(|e| e.into_inner());
+        let mut accepted = write(&self.accepted);
         if accepted.len() > 1024 {
             accepted.retain(|(_, until)| *until > now);
         }

@@ -408,10 +408,7 @@ pub trait UserCount: Send + Sync + 'static {
     async fn count_users(&self, app: Option<&AppId>) -> Result<u64, StoreError>;
 }
 
-/// The current time in unix seconds.
+/// The current time in unix seconds, as the stores keep it.
 pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::sync::unix_seconds() as i64
 }

@@ -127,10 +127,7 @@ fn verify_hs512(
         .map_err(|_| Rejected::Invalid("claims are not base64url".into()))?;
     let claims: Claims =
         serde_json::from_slice(&json).map_err(|e| Rejected::Invalid(e.to_string()))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = crate::sync::unix_seconds();
     if claims.exp.saturating_add(expected.leeway) < now {
         return Err(Rejected::Invalid("expired".into()));
     }

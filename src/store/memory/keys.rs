@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use crate::secret::DigestMap;
 use crate::store::ApiKeyValidator;
+use crate::sync::{read, write};
 use crate::{ApiKey, AppId, KeyDigest, StoreError};
 
 /// API keys held in memory as SHA-256 digests, several per app allowed.
@@ -44,19 +45,19 @@ impl MemoryApiKeyValidator {
 
     /// Adds a key for `app`. Only its digest is kept.
     pub fn insert(&self, app: impl Into<AppId>, key: &ApiKey) {
-        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let mut keys = write(&self.keys);
         keys.insert(key.digest(), app.into());
     }
 
     /// Removes a key; returns whether it was there.
     pub fn remove(&self, key: &ApiKey) -> bool {
-        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let mut keys = write(&self.keys);
         keys.remove(&key.digest())
     }
 
     /// How many keys are live.
     pub fn len(&self) -> usize {
-        self.keys.read().unwrap_or_else(|e| e.into_inner()).len()
+        read(&self.keys).len()
     }
 
     /// Whether no key is live.
@@ -65,7 +66,7 @@ impl MemoryApiKeyValidator {
     }
 
     fn lookup(&self, digest: &KeyDigest) -> Option<AppId> {
-        let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+        let keys = read(&self.keys);
         keys.get(digest).cloned()
     }
 }

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use super::{Uniform, id_bits};
 use crate::StoreError;
 use crate::store::{Consumed, ReplayLedger, unix_now};
+use crate::sync::lock;
 
 const SHARDS: usize = 16;
 
@@ -71,10 +72,7 @@ impl MemoryReplayLedger {
 
     /// How many entries it holds (expired ones not yet swept included).
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).used.len())
-            .sum()
+        self.shards.iter().map(|s| lock(s).used.len()).sum()
     }
 
     /// Whether it holds nothing.
@@ -85,7 +83,7 @@ impl MemoryReplayLedger {
     /// Forgets every entry that expired before `now` (unix seconds).
     pub fn purge_expired(&self, now: u64) {
         for shard in self.shards.iter() {
-            shard.lock().unwrap_or_else(|e| e.into_inner()).sweep(now);
+            lock(shard).sweep(now);
         }
     }
 
@@ -93,7 +91,7 @@ impl MemoryReplayLedger {
     pub fn consume_at(&self, jti: &str, expires_at: u64, now: u64) -> Consumed {
         let id = id_bits(jti);
         let index = (self.hasher.hash_one(id) as usize) % SHARDS;
-        let mut shard = self.shards[index].lock().unwrap_or_else(|e| e.into_inner());
+        let mut shard = lock(&self.shards[index]);
         // Sweep once an entry has expired, at most once a second, or when the shard has
         // doubled since its last sweep.
         let expiry_due = now > shard.next_expiry && now > shard.swept_at;

@@ -1,11 +1,12 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
 use super::{Uniform, id_bits};
 use crate::store::{Rotation, Session, SessionStore, unix_now};
+use crate::sync::{lock, read, write};
 use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
 
 const SHARDS: usize = 16;
@@ -91,10 +92,6 @@ impl Default for MemorySessionStore {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl MemorySessionStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -112,15 +109,10 @@ impl MemorySessionStore {
     }
 
     fn shared_app(&self, app: &AppId) -> AppId {
-        if let Some(shared) = self
-            .apps
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(app.as_str())
-        {
+        if let Some(shared) = read(&self.apps).get(app.as_str()) {
             return shared.clone();
         }
-        let mut apps = self.apps.write().unwrap_or_else(|e| e.into_inner());
+        let mut apps = write(&self.apps);
         apps.entry(Arc::from(app.as_str()))
             .or_insert_with(|| app.clone())
             .clone()

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use hashbrown::HashTable;
 
 use crate::store::{ExternalProfile, Upserted, User, UserCount, UserStore, unix_now};
+use crate::sync::{read, write};
 use crate::{AppId, StoreError, UserId};
 
 const SHARDS: usize = 16;
@@ -132,14 +133,6 @@ impl Default for MemoryUserStore {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
         }
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 impl MemoryUserStore {

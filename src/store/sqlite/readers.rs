@@ -15,6 +15,7 @@ use sqlx::SqlitePool;
 
 use crate::store::User;
 use crate::store::sql_stores::{UserQuery, UserReader};
+use crate::sync::lock;
 use crate::{AppId, StoreError, UserId};
 
 /// Idle connections kept for reuse.
@@ -63,13 +64,13 @@ impl Readers {
         &self,
         read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let idle = lock(&self.idle).pop();
         let conn = match idle {
             Some(conn) => conn,
             None => self.open().map_err(read_error)?,
         };
         let result = read(&conn).map_err(read_error);
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = lock(&self.idle);
         if idle.len() < IDLE {
             idle.push(conn);
         }
