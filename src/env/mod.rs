@@ -139,12 +139,7 @@ impl EnvConfig {
         };
         let database_schema = var("TCX_DATABASE_SCHEMA");
         if let Some(schema) = &database_schema {
-            let plain = schema.len() <= 63
-                && schema.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && schema
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !plain {
+            if !crate::store::plain_identifier(schema) {
                 return Err(ConfigError::new(
                     "TCX_DATABASE_SCHEMA",
                     "must be letters, digits and `_`, starting with a letter or `_`, at most 63 bytes",

@@ -92,10 +92,7 @@ impl PostgresOptions {
 
 /// Whether `schema` is a plain identifier that needs no quoting.
 pub fn valid_schema(schema: &str) -> bool {
-    let mut bytes = schema.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && schema.len() <= 63
+    super::plain_identifier(schema)
 }
 
 /// Opens a pool and applies the migrations.
