@@ -16,7 +16,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 KEY=bench-key-0123456789abcdef0123456789abcdef
 SECRET=bench-secret-0123456789abcdef0123456789abcdef
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; cat "$WORK/wrkcpu" >&2 2>/dev/null; rm -rf "$WORK"' EXIT
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)..." >&2
@@ -50,7 +50,7 @@ run() {
   local script=$1; shift
   local before after result
   before=$(cpu_ticks "$PID")
-  result=$(env BENCH_KEY="$KEY" "$@" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+  result=$(env BENCH_KEY="$KEY" "$@" /usr/bin/time -f "WRKCPU %U %S" -a -o "$WORK/wrkcpu" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
     -s "$script" "$URL/user/api/auth/external" | grep '^RESULT')
   after=$(cpu_ticks "$PID")
   python3 - "$result" "$before" "$after" "$CLK_TCK" <<'PY'

@@ -53,6 +53,7 @@ mod error;
 pub mod events;
 pub mod guard;
 mod ids;
+mod json;
 pub mod rate_limit;
 mod request;
 mod secret;

@@ -3,13 +3,13 @@
 use http::request::Parts;
 use http_body::Body;
 
-use super::respond::{Reply, ok, ok_json, record_app, unix_seconds};
+use super::respond::{Reply, ok, record_app, unix_seconds};
 use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::rate_limit::RateDecision;
 use crate::store::Upserted;
 use crate::token::TokenKind;
-use crate::{AppId, BoxError, Error, request};
+use crate::{AppId, BoxError, Error, json, request};
 
 pub(super) async fn handle<B>(shared: &Shared, parts: Parts, body: B) -> Reply
 where
@@ -36,9 +36,9 @@ where
     });
 
     let ttl = shared.config.one_time_token_ttl.as_secs();
-    let token = shared
-        .keys
-        .issue(
+    let issue = |out: &mut Vec<u8>| {
+        shared.keys.issue_into(
+            out,
             TokenKind::OneTime,
             upserted.user().id.as_str(),
             app.as_str(),
@@ -47,14 +47,19 @@ where
             ttl,
             None,
         )
-        .map_err(Error::Internal)?;
+    };
+    let mut body = Vec::with_capacity(512);
     if request::wants_json(&parts.headers) {
-        ok_json(&TokenBody {
-            one_time_token: &token,
-            expires_in: ttl,
-        })
+        let mut object = json::Object::new(&mut body);
+        object
+            .plain_string_with("oneTimeToken", issue)
+            .map_err(Error::Internal)?;
+        object.number("expiresIn", ttl);
+        object.finish();
+        Ok(ok(body, "application/json"))
     } else {
-        Ok(ok(token, "text/plain; charset=utf-8"))
+        issue(&mut body).map_err(Error::Internal)?;
+        Ok(ok(body, "text/plain; charset=utf-8"))
     }
 }
 
@@ -76,12 +81,4 @@ async fn authenticate(shared: &Shared, headers: &http::HeaderMap) -> Result<AppI
         }
     }
     Ok(app)
-}
-
-/// The JSON form of the answer, fields in the SPEC's order.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenBody<'a> {
-    one_time_token: &'a str,
-    expires_in: u64,
 }

@@ -67,12 +67,6 @@ pub(super) fn ok(body: impl Into<Bytes>, content_type: &'static str) -> Response
     response
 }
 
-/// A `200` JSON answer with `Cache-Control: no-store`.
-pub(super) fn ok_json(body: &impl serde::Serialize) -> Reply {
-    let body = serde_json::to_vec(body).map_err(|e| Error::Internal(e.into()))?;
-    Ok(ok(body, "application/json"))
-}
-
 /// A `204 No Content` with `Cache-Control: no-store`.
 pub(super) fn no_content() -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::new()));

@@ -5,13 +5,13 @@ use http::HeaderMap;
 use http::request::Parts;
 use http_body::Body;
 
-use super::respond::{Reply, no_content, ok_json, record_app, unix_seconds};
+use super::respond::{Reply, no_content, ok, record_app, unix_seconds};
 use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::secret::random_token;
 use crate::store::{Consumed, Rotation, Session};
 use crate::token::{Claims, Expected, TokenKind};
-use crate::{AppId, BoxError, Error, KeyDigest, SessionId, UserId, request};
+use crate::{AppId, BoxError, Error, KeyDigest, SessionId, UserId, json, request};
 
 /// The header naming the app at redemption.
 pub(crate) const APP_ID_HEADER: &str = "x-techcentrix-app-id";
@@ -35,15 +35,16 @@ where
         audience: Some(app.as_str()),
         leeway,
     };
-    let claims = shared.keys.verify(&token, &expected).map_err(|why| {
-        tracing::debug!(%why, "oneTimeToken refused");
-        Error::InvalidOneTimeToken
-    })?;
-    if shared
-        .store_call(shared.users.find(&claims.sub))
-        .await?
-        .is_none()
-    {
+    let mut payload = Vec::new();
+    let claims = shared
+        .keys
+        .verify_view(&token, &expected, &mut payload)
+        .map_err(|why| {
+            tracing::debug!(%why, "oneTimeToken refused");
+            Error::InvalidOneTimeToken
+        })?;
+    let user = UserId::from(&*claims.sub);
+    if !shared.store_call(shared.users.exists(&user)).await? {
         tracing::debug!("oneTimeToken names no stored user");
         return Err(Error::InvalidOneTimeToken);
     }
@@ -61,7 +62,7 @@ where
     }
     let session = Session {
         id: SessionId::random(),
-        user: claims.sub,
+        user,
         app,
         expires_at: (unix_seconds() + shared.config.session_ttl.as_secs()) as i64,
     };
@@ -180,33 +181,27 @@ fn app_id(headers: &HeaderMap) -> Option<AppId> {
 /// The session answer: a new access token for the session, and its refresh token.
 fn answer(shared: &Shared, session: &Session, refresh_token: String) -> Reply {
     let ttl = shared.config.access_token_ttl.as_secs();
-    let access_token = shared
-        .keys
-        .issue(
-            TokenKind::Access,
-            session.user.as_str(),
-            session.app.as_str(),
-            &shared.config.issuer,
-            unix_seconds(),
-            ttl,
-            Some(session.id.as_str()),
-        )
+    let mut body = Vec::with_capacity(1024);
+    let mut object = json::Object::new(&mut body);
+    object
+        .plain_string_with("accessToken", |out| {
+            shared.keys.issue_into(
+                out,
+                TokenKind::Access,
+                session.user.as_str(),
+                session.app.as_str(),
+                &shared.config.issuer,
+                unix_seconds(),
+                ttl,
+                Some(session.id.as_str()),
+            )
+        })
         .map_err(Error::Internal)?;
-    ok_json(&SessionBody {
-        access_token: &access_token,
-        refresh_token: &refresh_token,
-        token_type: "Bearer",
-        expires_in: ttl,
-        user_id: &session.user,
-    })
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct SessionBody<'a> {
-    access_token: &'a str,
-    refresh_token: &'a str,
-    token_type: &'static str,
-    expires_in: u64,
-    user_id: &'a UserId,
+    object
+        .string("refreshToken", &refresh_token)
+        .string("tokenType", "Bearer")
+        .number("expiresIn", ttl)
+        .string("userId", session.user.as_str());
+    object.finish();
+    Ok(ok(body, "application/json"))
 }

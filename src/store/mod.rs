@@ -206,6 +206,12 @@ pub trait UserStore: Send + Sync + 'static {
 
     /// The user with this id, if any.
     async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+
+    /// Whether a user with this id exists: all that redemption asks. The default asks
+    /// [`UserStore::find`]; a store can answer without building the [`User`].
+    async fn exists(&self, id: &UserId) -> Result<bool, StoreError> {
+        Ok(self.find(id).await?.is_some())
+    }
 }
 
 #[async_trait]
@@ -220,6 +226,10 @@ impl<T: UserStore + ?Sized> UserStore for Arc<T> {
 
     async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         (**self).find(id).await
+    }
+
+    async fn exists(&self, id: &UserId) -> Result<bool, StoreError> {
+        (**self).exists(id).await
     }
 }
 

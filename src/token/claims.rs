@@ -1,6 +1,8 @@
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
-use crate::{AppId, SessionId, UserId};
+use crate::{AppId, SessionId, UserId, json};
 
 /// What a token is for: the `type` claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,24 +66,157 @@ impl Claims {
     }
 }
 
-/// The claims of a token being issued, borrowed: what [`SigningKeys::issue`] serializes
-/// without building a [`Claims`]. Same fields, same order.
+/// The claims of a token being issued, borrowed: what [`SigningKeys::issue_into`] writes
+/// without building a [`Claims`]. Same fields, same order, same JSON as [`Claims`]'
+/// `Serialize`.
 ///
-/// [`SigningKeys::issue`]: super::SigningKeys::issue
-#[derive(Serialize)]
+/// [`SigningKeys::issue_into`]: super::SigningKeys::issue_into
 pub(crate) struct ClaimsRef<'a> {
     pub(crate) jti: &'a str,
     pub(crate) sub: &'a str,
     pub(crate) auth: &'a [&'a str],
-    #[serde(rename = "type")]
     pub(crate) kind: TokenKind,
     pub(crate) iss: &'a str,
     pub(crate) aud: &'a str,
     pub(crate) iat: u64,
     pub(crate) exp: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) sid: Option<&'a str>,
+}
+
+impl<'a> ClaimsRef<'a> {
+    /// Borrows `claims`, with its roles as `auth` (borrowed from `claims.auth`).
+    pub(crate) fn of(claims: &'a Claims, auth: &'a [&'a str]) -> Self {
+        ClaimsRef {
+            jti: &claims.jti,
+            sub: claims.sub.as_str(),
+            auth,
+            kind: claims.kind,
+            iss: &claims.iss,
+            aud: claims.aud.as_str(),
+            iat: claims.iat,
+            exp: claims.exp,
+            sid: claims.sid.as_ref().map(SessionId::as_str),
+        }
+    }
+
+    /// Appends the claims as JSON.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        let mut object = json::Object::new(out);
+        object
+            .string("jti", self.jti)
+            .string("sub", self.sub)
+            .strings("auth", self.auth)
+            .string("type", self.kind.as_str())
+            .string("iss", self.iss)
+            .string("aud", self.aud)
+            .number("iat", self.iat)
+            .number("exp", self.exp);
+        if let Some(sid) = self.sid {
+            object.string("sid", sid);
+        }
+        object.finish();
+    }
+}
+
+/// The claims of a token being verified, borrowed from its decoded payload where no escape
+/// forces a copy. The same fields are required as by [`Claims`].
+#[derive(Deserialize)]
+pub(crate) struct ClaimsView<'a> {
+    #[serde(borrow)]
+    pub(crate) jti: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) sub: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) auth: Vec<Cow<'a, str>>,
+    #[serde(rename = "type")]
+    pub(crate) kind: TokenKind,
+    #[serde(borrow)]
+    pub(crate) iss: Cow<'a, str>,
+    #[serde(borrow)]
+    pub(crate) aud: Cow<'a, str>,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+    #[serde(default, borrow)]
+    pub(crate) sid: Option<Cow<'a, str>>,
+}
+
+impl ClaimsView<'_> {
+    /// The owned claims.
+    pub(crate) fn to_claims(&self) -> Claims {
+        Claims {
+            jti: self.jti.clone().into_owned(),
+            sub: UserId::from(&*self.sub),
+            auth: self
+                .auth
+                .iter()
+                .map(|role| role.clone().into_owned())
+                .collect(),
+            kind: self.kind,
+            iss: self.iss.clone().into_owned(),
+            aud: AppId::from(&*self.aud),
+            iat: self.iat,
+            exp: self.exp,
+            sid: self.sid.as_deref().map(SessionId::from),
+        }
+    }
+}
+
+impl TokenKind {
+    /// The `type` claim's value.
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::OneTime => "one_time",
+            TokenKind::Access => "access",
+        }
+    }
 }
 
 /// The roles every token carries.
 pub(crate) const ROLES: &[&str] = &["ROLE_USER"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn claims() -> impl Strategy<Value = Claims> {
+        (
+            any::<String>(),
+            any::<String>(),
+            proptest::collection::vec(any::<String>(), 0..3),
+            any::<bool>(),
+            (any::<String>(), any::<String>(), any::<u64>(), any::<u64>()),
+            proptest::option::of(any::<String>()),
+        )
+            .prop_map(
+                |(jti, sub, auth, access, (iss, aud, iat, exp), sid)| Claims {
+                    jti,
+                    sub: sub.into(),
+                    auth,
+                    kind: if access {
+                        TokenKind::Access
+                    } else {
+                        TokenKind::OneTime
+                    },
+                    iss,
+                    aud: aud.into(),
+                    iat,
+                    exp,
+                    sid: sid.map(SessionId::from),
+                },
+            )
+    }
+
+    proptest! {
+        /// The hand-written JSON is serde's, byte for byte, and reads back through the view.
+        #[test]
+        fn written_claims_are_serdes_and_read_back(claims in claims()) {
+            let auth: Vec<&str> = claims.auth.iter().map(String::as_str).collect();
+            let mut out = Vec::new();
+            ClaimsRef::of(&claims, &auth).write_json(&mut out);
+            prop_assert_eq!(&out, &serde_json::to_vec(&claims).unwrap());
+            let view: ClaimsView<'_> = serde_json::from_slice(&out).unwrap();
+            prop_assert_eq!(view.to_claims(), claims);
+        }
+    }
+}

@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use sha2::{Digest, Sha256, Sha512};
 
 use super::Claims;
+use super::claims::{ClaimsRef, ROLES};
 use crate::{BoxError, ConfigError, JwtSecret};
 
 /// The keys tokens are signed and verified with, each named by its `kid`.
@@ -176,15 +177,19 @@ impl SigningKeys {
 
     /// Signs `claims` into a compact JWT with `typ: JWT` and the signing key's `kid`.
     pub fn sign(&self, claims: &Claims) -> Result<String, BoxError> {
-        self.sign_serialized(claims)
+        let auth: Vec<&str> = claims.auth.iter().map(String::as_str).collect();
+        let mut token = Vec::new();
+        self.sign_into(&ClaimsRef::of(claims, &auth), &mut token)?;
+        Ok(String::from_utf8(token)?)
     }
 
     /// Issues a token of `kind` for `sub` in `aud`, valid `ttl_secs` from `iat`, with a fresh
-    /// `jti` (and `sid` for access tokens): [`SigningKeys::sign`] without building a
-    /// [`Claims`].
+    /// `jti` (and `sid` for access tokens), appended to `out`: [`SigningKeys::sign`] without
+    /// building a [`Claims`] or a `String`.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn issue(
+    pub(crate) fn issue_into(
         &self,
+        out: &mut Vec<u8>,
         kind: super::TokenKind,
         sub: &str,
         aud: &str,
@@ -192,46 +197,56 @@ impl SigningKeys {
         iat: u64,
         ttl_secs: u64,
         sid: Option<&str>,
-    ) -> Result<String, BoxError> {
+    ) -> Result<(), BoxError> {
         let mut jti = [0u8; 36];
         let jti = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut jti);
-        self.sign_serialized(&super::claims::ClaimsRef {
-            jti,
-            sub,
-            auth: super::claims::ROLES,
-            kind,
-            iss,
-            aud,
-            iat,
-            exp: iat + ttl_secs,
-            sid,
-        })
+        self.sign_into(
+            &ClaimsRef {
+                jti,
+                sub,
+                auth: ROLES,
+                kind,
+                iss,
+                aud,
+                iat,
+                exp: iat + ttl_secs,
+                sid,
+            },
+            out,
+        )
     }
 
-    /// `header.claims.signature`: HS512 with the precomputed HMAC state and header, other
-    /// algorithms through jsonwebtoken.
-    fn sign_serialized(&self, claims: &impl serde::Serialize) -> Result<String, BoxError> {
+    /// Appends `header.claims.signature` to `out`: HS512 with the precomputed HMAC state,
+    /// other algorithms through jsonwebtoken; the header is precomputed either way.
+    fn sign_into(&self, claims: &ClaimsRef<'_>, out: &mut Vec<u8>) -> Result<(), BoxError> {
         let key = &self.signer;
-        let Some(hmac) = &key.hmac else {
-            let encoding = key
-                .encoding
-                .as_ref()
-                .ok_or("the signing key has no private half")?;
-            let mut header = Header::new(key.algorithm);
-            header.kid = Some(key.kid.clone());
-            return Ok(jsonwebtoken::encode(&header, claims, encoding)?);
-        };
-        let json = serde_json::to_vec(claims)?;
-        let mut token = String::with_capacity(key.header_b64.len() + json.len() * 4 / 3 + 92);
-        token.push_str(&key.header_b64);
-        token.push('.');
-        B64.encode_string(&json, &mut token);
-        let mut mac = hmac.clone();
-        mac.update(token.as_bytes());
-        let signature = mac.finalize().into_bytes();
-        token.push('.');
-        B64.encode_string(signature, &mut token);
-        Ok(token)
+        let mut json = Vec::with_capacity(256);
+        claims.write_json(&mut json);
+        let start = out.len();
+        out.reserve(key.header_b64.len() + json.len() * 4 / 3 + 96);
+        out.extend_from_slice(key.header_b64.as_bytes());
+        out.push(b'.');
+        append_b64(out, &json);
+        let signed = &out[start..];
+        match &key.hmac {
+            Some(hmac) => {
+                let mut mac = hmac.clone();
+                mac.update(signed);
+                let signature = mac.finalize().into_bytes();
+                out.push(b'.');
+                append_b64(out, &signature);
+            }
+            None => {
+                let encoding = key
+                    .encoding
+                    .as_ref()
+                    .ok_or("the signing key has no private half")?;
+                let signature = jsonwebtoken::crypto::sign(signed, encoding, key.algorithm)?;
+                out.push(b'.');
+                out.extend_from_slice(signature.as_bytes());
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn find(&self, kid: &str) -> Option<&Key> {
@@ -380,4 +395,12 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL
 
 fn b64(bytes: &[u8]) -> String {
     B64.encode(bytes)
+}
+
+/// Appends `bytes` in base64url without padding.
+fn append_b64(out: &mut Vec<u8>, bytes: &[u8]) {
+    let at = out.len();
+    out.resize(at + bytes.len().div_ceil(3) * 4, 0);
+    let written = B64.encode_slice(bytes, &mut out[at..]).unwrap_or_default();
+    out.truncate(at + written);
 }

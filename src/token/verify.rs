@@ -1,8 +1,11 @@
+use std::borrow::Cow;
+
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::Validation;
 use sha2::Sha512;
 
+use super::claims::ClaimsView;
+use super::keys::Key;
 use super::{Claims, SigningKeys, TokenKind};
 
 /// What a token must be to be accepted.
@@ -58,75 +61,87 @@ impl SigningKeys {
     /// assert!(keys.verify(&jwt, &access).is_err());
     /// ```
     pub fn verify(&self, token: &str, expected: &Expected<'_>) -> Result<Claims, Rejected> {
-        let header = TokenHeader::of(token)?;
+        let mut payload = Vec::new();
+        self.verify_view(token, expected, &mut payload)
+            .map(|claims| claims.to_claims())
+    }
+
+    /// [`SigningKeys::verify`] with the claims borrowed from `payload`, where the decoded
+    /// claims are kept: nothing is copied that the caller does not copy itself.
+    pub(crate) fn verify_view<'p>(
+        &self,
+        token: &str,
+        expected: &Expected<'_>,
+        payload: &'p mut Vec<u8>,
+    ) -> Result<ClaimsView<'p>, Rejected> {
+        let key = self.key_of(token)?;
+        let (signed, signature) = token.rsplit_once('.').ok_or(Rejected::Malformed)?;
+        let (_, claims) = signed.split_once('.').ok_or(Rejected::Malformed)?;
+        let valid = match &key.hmac {
+            Some(hmac) => verify_hmac(hmac, signed, signature)?,
+            None => jsonwebtoken::crypto::verify(
+                signature,
+                signed.as_bytes(),
+                &key.decoding,
+                key.algorithm,
+            )
+            .map_err(|e| Rejected::Invalid(e.to_string()))?,
+        };
+        if !valid {
+            return Err(Rejected::Invalid("bad signature".into()));
+        }
+        payload.clear();
+        B64.decode_vec(claims, payload)
+            .map_err(|_| Rejected::Invalid("claims are not base64url".into()))?;
+        let claims: ClaimsView<'p> =
+            serde_json::from_slice(payload).map_err(|e| Rejected::Invalid(e.to_string()))?;
+        check(&claims, expected)?;
+        Ok(claims)
+    }
+
+    /// The key the token's header names, if the header's `alg` is that key's algorithm.
+    fn key_of(&self, token: &str) -> Result<&Key, Rejected> {
+        let (header, _) = token.split_once('.').ok_or(Rejected::Malformed)?;
+        let mut json = [0u8; 512];
+        let length = B64
+            .decode_slice(header, &mut json)
+            .map_err(|_| Rejected::Malformed)?;
+        let header: TokenHeader<'_> =
+            serde_json::from_slice(&json[..length]).map_err(|_| Rejected::Malformed)?;
         let key = self.find(&header.kid).ok_or(Rejected::UnknownKey)?;
         if header.alg != key.algorithm {
             return Err(Rejected::WrongAlgorithm);
         }
-        if let Some(hmac) = &key.hmac {
-            return verify_hs512(token, hmac, expected);
-        }
-        let mut validation = Validation::new(key.algorithm);
-        validation.leeway = expected.leeway;
-        validation.set_issuer(&[expected.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        match expected.audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
-            .map_err(|e| Rejected::Invalid(e.to_string()))?;
-        if data.claims.kind != expected.kind {
-            return Err(Rejected::WrongType);
-        }
-        Ok(data.claims)
+        Ok(key)
     }
 }
 
 /// The two header fields verification reads. An unknown `alg` (`none` included) does not
 /// parse: the token is malformed.
 #[derive(serde::Deserialize)]
-struct TokenHeader {
+struct TokenHeader<'a> {
     alg: jsonwebtoken::Algorithm,
-    kid: String,
-}
-
-impl TokenHeader {
-    fn of(token: &str) -> Result<TokenHeader, Rejected> {
-        let (header, _) = token.split_once('.').ok_or(Rejected::Malformed)?;
-        let mut json = [0u8; 512];
-        let length = B64
-            .decode_slice(header, &mut json)
-            .map_err(|_| Rejected::Malformed)?;
-        serde_json::from_slice(&json[..length]).map_err(|_| Rejected::Malformed)
-    }
+    #[serde(borrow)]
+    kid: Cow<'a, str>,
 }
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// HS512 with the key's precomputed HMAC state: the signature (constant-time), then the
-/// claims jsonwebtoken would check for the other algorithms: `exp` with leeway, `iss`,
-/// `aud`, and `type`. `exp`, `iss`, `aud` and `sub` are required by [`Claims`] itself.
-fn verify_hs512(
-    token: &str,
-    hmac: &Hmac<Sha512>,
-    expected: &Expected<'_>,
-) -> Result<Claims, Rejected> {
-    let (signed, signature) = token.rsplit_once('.').ok_or(Rejected::Malformed)?;
-    let (_, payload) = signed.split_once('.').ok_or(Rejected::Malformed)?;
+/// HS512 with the key's precomputed HMAC state, compared in constant time.
+fn verify_hmac(hmac: &Hmac<Sha512>, signed: &str, signature: &str) -> Result<bool, Rejected> {
     let mut signature_bytes = [0u8; 64];
     let length = B64
         .decode_slice(signature, &mut signature_bytes)
         .map_err(|_| Rejected::Invalid("signature is not base64url".into()))?;
     let mut mac = hmac.clone();
     mac.update(signed.as_bytes());
-    mac.verify_slice(&signature_bytes[..length])
-        .map_err(|_| Rejected::Invalid("bad signature".into()))?;
-    let json = B64
-        .decode(payload)
-        .map_err(|_| Rejected::Invalid("claims are not base64url".into()))?;
-    let claims: Claims =
-        serde_json::from_slice(&json).map_err(|e| Rejected::Invalid(e.to_string()))?;
+    Ok(mac.verify_slice(&signature_bytes[..length]).is_ok())
+}
+
+/// The claims every algorithm's tokens are held to once the signature holds: `exp` with
+/// leeway, `iss`, `aud` and `type` (`exp`, `iss`, `aud` and `sub` are required by the
+/// claims' shape itself).
+fn check(claims: &ClaimsView<'_>, expected: &Expected<'_>) -> Result<(), Rejected> {
     let now = crate::sync::unix_seconds();
     if claims.exp.saturating_add(expected.leeway) < now {
         return Err(Rejected::Invalid("expired".into()));
@@ -134,14 +149,11 @@ fn verify_hs512(
     if claims.iss != expected.issuer {
         return Err(Rejected::Invalid("other issuer".into()));
     }
-    if expected
-        .audience
-        .is_some_and(|aud| claims.aud.as_str() != aud)
-    {
+    if expected.audience.is_some_and(|aud| claims.aud != aud) {
         return Err(Rejected::Invalid("other audience".into()));
     }
     if claims.kind != expected.kind {
         return Err(Rejected::WrongType);
     }
-    Ok(claims)
+    Ok(())
 }

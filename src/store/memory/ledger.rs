@@ -5,12 +5,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Uniform, id_bits};
+use super::{SHARDS, Uniform, id_bits};
 use crate::StoreError;
 use crate::store::{Consumed, ReplayLedger, unix_now};
 use crate::sync::lock;
-
-const SHARDS: usize = 16;
 
 /// Used `jti`s in memory, each until its expiry.
 ///
@@ -162,12 +160,14 @@ mod tests {
             "{}",
             ledger.len()
         );
-        // Later, new redemptions sweep the shards they touch: the flood is gone.
+        // Later, new redemptions sweep the shards they touch (enough of them to touch every
+        // shard): the flood is gone.
         let later = end + ttl + 1;
-        for i in 0..200 {
+        let late = 40 * SHARDS;
+        for i in 0..late {
             ledger.consume_at(&format!("late-{i}"), later + ttl, later);
         }
-        assert_eq!(ledger.len(), 200);
+        assert_eq!(ledger.len(), late);
         let capacity: usize = ledger
             .shards
             .iter()

@@ -4,12 +4,10 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
-use super::{Uniform, id_bits};
+use super::{SHARDS, Uniform, id_bits};
 use crate::store::{Rotation, Session, SessionStore, unix_now};
 use crate::sync::{lock, read, write};
 use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
-
-const SHARDS: usize = 16;
 
 /// Token digest → its family's id bits.
 type TokenIndex = HashMap<[u8; 32], u128, Uniform>;
@@ -259,8 +257,10 @@ mod tests {
             store.create(&session, &token).await.unwrap();
             old_tokens.push(token);
         }
-        // New sessions land in every shard: each sweeps what has expired there.
-        for i in 0..200 {
+        // New sessions land in every shard (enough of them to touch every shard): each
+        // sweeps what has expired there.
+        let new = 40 * SHARDS;
+        for i in 0..new {
             let session = Session {
                 id: SessionId::random(),
                 user: "u".into(),
@@ -270,9 +270,9 @@ mod tests {
             let token = KeyDigest::of(format!("new {i}").as_bytes());
             store.create(&session, &token).await.unwrap();
         }
-        assert_eq!(store.len(), 200);
+        assert_eq!(store.len(), new);
         let indexed: usize = store.tokens.iter().map(|t| lock(t).len()).sum();
-        assert_eq!(indexed, 200, "the expired families' tokens left the index");
+        assert_eq!(indexed, new, "the expired families' tokens left the index");
         for token in &old_tokens {
             let next = KeyDigest::of(b"unused");
             assert_eq!(

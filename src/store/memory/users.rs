@@ -246,13 +246,17 @@ impl MemoryUserStore {
     }
 
     fn find_by_id(&self, id: &UserId) -> Option<User> {
+        self.with_record(id, |record| record.to_user(self.app_name(record.app)))
+    }
+
+    /// `read_record` applied to the record of the user with this id, if any.
+    fn with_record<T>(&self, id: &UserId, read_record: impl FnOnce(&Record) -> T) -> Option<T> {
         let id = uuid::Uuid::try_parse(id.as_str()).ok()?.as_u128();
         let shard = read(&self.shards[(id & 0xf) as usize]);
         let index = *shard.by_id.find(self.hasher.hash_one(id), |&i| {
             shard.records[i as usize].id == id
         })?;
-        let record = &shard.records[index as usize];
-        Some(record.to_user(self.app_name(record.app)))
+        Some(read_record(&shard.records[index as usize]))
     }
 }
 
@@ -276,6 +280,10 @@ impl UserStore for MemoryUserStore {
 
     async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         Ok(self.find_by_id(id))
+    }
+
+    async fn exists(&self, id: &UserId) -> Result<bool, StoreError> {
+        Ok(self.with_record(id, |_| ()).is_some())
     }
 }
 
