@@ -13,10 +13,12 @@ use crate::Error;
 
 /// Runs an endpoint inside a span that records the endpoint, the app and the outcome, and
 /// turns a failure into its SPEC §3 response.
-pub(super) async fn in_span(
+///
+/// Not an `async fn`, so that the handler's future is held once, inside the span's.
+pub(super) fn in_span(
     endpoint: &'static str,
     handler: impl Future<Output = Reply>,
-) -> Response<Full<Bytes>> {
+) -> impl Future<Output = Response<Full<Bytes>>> {
     let span = tracing::info_span!(
         "tcx.request",
         endpoint,
@@ -39,7 +41,6 @@ pub(super) async fn in_span(
         response
     }
     .instrument(span)
-    .await
 }
 
 /// Records the request's app in the current span.

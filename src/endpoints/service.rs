@@ -1,5 +1,6 @@
 use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
 use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -70,18 +71,22 @@ impl Endpoint {
 }
 
 /// Serves one request to one of our endpoints: 405/8 for another method, else its handler.
-async fn serve<B>(
+///
+/// Not an `async fn`: the future is the span-wrapped handler itself, so no argument is
+/// held twice in it (it is boxed and moved once per request; it stays small).
+fn serve<B>(
     shared: Arc<Shared>,
     endpoint: Endpoint,
     request: Request<B>,
-) -> Response<Full<Bytes>>
+) -> impl Future<Output = Response<Full<Bytes>>> + Send
 where
-    B: Body,
+    B: Body + Send + 'static,
+    B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let shared = &*shared;
     let (parts, body) = request.into_parts();
-    let handler = async move {
+    respond::in_span(endpoint.name(), async move {
+        let shared = &*shared;
         if !endpoint.allows(&parts.method) {
             return Err(Error::MethodNotAllowed {
                 allow: endpoint.allow(),
@@ -94,8 +99,7 @@ where
             Endpoint::SignOut => session::sign_out(shared, parts, body).await,
             Endpoint::Jwks => jwks::handle(shared),
         }
-    };
-    respond::in_span(endpoint.name(), handler).await
+    })
 }
 
 /// Serves the auth endpoints on their configured paths and passes every other request to
@@ -206,3 +210,4 @@ impl AuthService {
         AuthEndpoints::new(auth, NotFound)
     }
 }
+
