@@ -77,16 +77,25 @@ id_type! {
     SessionId
 }
 
+/// A fresh UUID v4 as shared text, in one allocation.
+fn random_uuid() -> Arc<str> {
+    Arc::from(
+        uuid::Uuid::new_v4()
+            .hyphenated()
+            .encode_lower(&mut [0u8; 36]) as &str,
+    )
+}
+
 impl UserId {
     /// A fresh random id (a UUID v4).
     pub fn random() -> Self {
-        UserId::new(uuid::Uuid::new_v4().to_string())
+        UserId::new(random_uuid())
     }
 }
 
 impl SessionId {
     /// A fresh random id (a UUID v4).
     pub fn random() -> Self {
-        SessionId::new(uuid::Uuid::new_v4().to_string())
+        SessionId::new(random_uuid())
     }
 }

@@ -210,4 +210,3 @@ impl AuthService {
         AuthEndpoints::new(auth, NotFound)
     }
 }
-

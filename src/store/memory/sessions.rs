@@ -1,30 +1,30 @@
-use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{SHARDS, Uniform, id_bits};
+use super::{CompactId, SHARDS, Uniform, canonical_uuid, id_bits};
 use crate::store::{Rotation, Session, SessionStore, unix_now};
-use crate::sync::{lock, read, write};
+use crate::sync::lock;
 use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
 
-/// Token digest → its family's id bits.
-type TokenIndex = HashMap<[u8; 32], u128, Uniform>;
+/// A refresh token as the store knows it: the first 128 bits of its SHA-256 (the token
+/// itself has 256 bits of entropy; 128 bits of its digest name it unambiguously).
+type TokenKey = [u8; 16];
+
+/// Token key → its family's id bits.
+type TokenIndex = HashMap<TokenKey, u128, Uniform>;
 
 /// Refresh-token families in memory, tokens kept as digests.
 ///
 /// Families live in shards by session id, and a second sharded index maps each token's
-/// digest to its family, so no lock is global and no table grows past a sixteenth of the
-/// sessions (a resize never stalls every request). A rotation holds its family's shard
+/// digest to its family, so no lock is global and no table grows past a sixty-fourth of
+/// the sessions (a resize never stalls every request). A rotation holds its family's shard
 /// lock throughout: of two concurrent rotations of one token, one rotates and the other
 /// sees reuse. Expired families are forgotten: a creation after a shard's earliest expiry
 /// sweeps that shard.
 #[derive(Debug)]
 pub struct MemorySessionStore {
-    hasher: RandomState,
-    /// One shared `AppId` per app.
-    apps: RwLock<HashMap<Arc<str>, AppId>>,
     families: Box<[Mutex<FamilyShard>]>,
     tokens: Box<[Mutex<TokenIndex>]>,
 }
@@ -33,6 +33,8 @@ pub struct MemorySessionStore {
 struct FamilyShard {
     /// By the session id's 128 bits.
     families: HashMap<u128, Family, Uniform>,
+    /// One shared `AppId` per app, so that a family holds a pointer, not a copy.
+    apps: HashSet<AppId>,
     /// The earliest expiry in the shard: no sweep is due before it.
     next_expiry: i64,
 }
@@ -41,49 +43,56 @@ impl Default for FamilyShard {
     fn default() -> Self {
         FamilyShard {
             families: HashMap::default(),
+            apps: HashSet::new(),
             next_expiry: i64::MAX,
         }
     }
 }
 
-/// A session, compactly: its id is the map key (the original string is kept only when it is
-/// not a UUID), the app is shared with every session of the app, and the rotated tokens
+/// A session, compactly (128 bytes with its key): its id is the map key (the original
+/// string is kept only when it is not a canonical UUID), a UUID user id is kept as its bits,
+/// the app is shared with the shard's other sessions of the app, and the rotated tokens
 /// take no allocation until the first refresh.
 #[derive(Debug)]
 struct Family {
-    user: UserId,
+    user: CompactId,
     app: AppId,
     expires_at: i64,
-    revoked: bool,
-    current: [u8; 32],
+    current: TokenKey,
     /// The tokens rotated away: presenting one is reuse. Kept for clean-up too.
-    rotated: Vec<[u8; 32]>,
-    /// The session id when it is not a UUID (the key is then a digest of it).
+    rotated: Box<[TokenKey]>,
+    /// The session id when it is not a canonical UUID (the key is then a digest of it).
     custom_id: Option<SessionId>,
+    revoked: bool,
 }
 
 impl Family {
     fn session(&self, key: u128) -> Session {
         Session {
-            id: self.custom_id.clone().unwrap_or_else(|| {
-                SessionId::new(
-                    uuid::Uuid::from_u128(key)
-                        .hyphenated()
-                        .encode_lower(&mut [0u8; 36]) as &str,
-                )
-            }),
-            user: self.user.clone(),
+            id: self
+                .custom_id
+                .clone()
+                .unwrap_or_else(|| SessionId::new(CompactId::Uuid(key.to_be_bytes()).text())),
+            user: UserId::new(self.user.text()),
             app: self.app.clone(),
             expires_at: self.expires_at,
         }
     }
+
+    fn tokens(&self) -> impl Iterator<Item = &TokenKey> {
+        self.rotated.iter().chain([&self.current])
+    }
+}
+
+fn token_key(digest: &KeyDigest) -> TokenKey {
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest.as_bytes()[..16]);
+    key
 }
 
 impl Default for MemorySessionStore {
     fn default() -> Self {
         MemorySessionStore {
-            hasher: RandomState::new(),
-            apps: RwLock::default(),
             families: (0..SHARDS).map(|_| Mutex::default()).collect(),
             tokens: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
@@ -106,28 +115,20 @@ impl MemorySessionStore {
         self.len() == 0
     }
 
-    fn shared_app(&self, app: &AppId) -> AppId {
-        if let Some(shared) = read(&self.apps).get(app.as_str()) {
-            return shared.clone();
-        }
-        let mut apps = write(&self.apps);
-        apps.entry(Arc::from(app.as_str()))
-            .or_insert_with(|| app.clone())
-            .clone()
-    }
-
+    /// The shard of a family. Session ids are random UUIDs or digests: their low bits
+    /// spread them evenly.
     fn family_shard(&self, id: u128) -> &Mutex<FamilyShard> {
-        &self.families[(self.hasher.hash_one(id) as usize) % SHARDS]
+        &self.families[(id as usize) % SHARDS]
     }
 
-    fn token_shard(&self, digest: &[u8; 32]) -> &Mutex<TokenIndex> {
-        &self.tokens[usize::from(digest[0]) % SHARDS]
+    fn token_shard(&self, token: &TokenKey) -> &Mutex<TokenIndex> {
+        &self.tokens[usize::from(token[0]) % SHARDS]
     }
 
     /// The family a token belongs to (lock order: a family shard, then a token shard; this
     /// takes only a token shard).
-    fn family_of(&self, digest: &[u8; 32]) -> Option<u128> {
-        lock(self.token_shard(digest)).get(digest).copied()
+    fn family_of(&self, token: &TokenKey) -> Option<u128> {
+        lock(self.token_shard(token)).get(token).copied()
     }
 
     /// Forgets the shard's expired families and their tokens.
@@ -140,7 +141,7 @@ impl MemorySessionStore {
             .collect();
         for id in expired {
             if let Some(family) = shard.families.remove(&id) {
-                for token in family.rotated.iter().chain([&family.current]) {
+                for token in family.tokens() {
                     lock(self.token_shard(token)).remove(token);
                 }
             }
@@ -168,31 +169,39 @@ impl MemorySessionStore {
 impl SessionStore for MemorySessionStore {
     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
         let now = unix_now();
-        let digest = *refresh.as_bytes();
+        let token = token_key(refresh);
         let id = id_bits(session.id.as_str());
-        // Only a UUID in its canonical form can be rebuilt from the key.
-        let is_uuid = uuid::Uuid::try_parse(session.id.as_str()).is_ok_and(|uuid| {
-            uuid.hyphenated().encode_lower(&mut [0u8; 36]) as &str == session.id.as_str()
-        });
-        let app = self.shared_app(&session.app);
-        let mut shard = lock(self.family_shard(id));
+        // Only a canonical UUID can be rebuilt from the key.
+        let custom_id = canonical_uuid(session.id.as_str())
+            .is_none()
+            .then(|| session.id.clone());
+        let user = CompactId::new(session.user.as_str());
+        let mut guard = lock(self.family_shard(id));
+        let shard = &mut *guard;
         if now > shard.next_expiry {
-            self.sweep(&mut shard, now);
+            self.sweep(shard, now);
         }
         shard.next_expiry = shard.next_expiry.min(session.expires_at);
+        let app = match shard.apps.get(&session.app) {
+            Some(app) => app.clone(),
+            None => {
+                shard.apps.insert(session.app.clone());
+                session.app.clone()
+            }
+        };
         shard.families.insert(
             id,
             Family {
-                user: session.user.clone(),
+                user,
                 app,
                 expires_at: session.expires_at,
+                current: token,
+                rotated: Box::default(),
+                custom_id,
                 revoked: false,
-                current: digest,
-                rotated: Vec::new(),
-                custom_id: (!is_uuid).then(|| session.id.clone()),
             },
         );
-        lock(self.token_shard(&digest)).insert(digest, id);
+        lock(self.token_shard(&token)).insert(token, id);
         Ok(())
     }
 
@@ -202,8 +211,8 @@ impl SessionStore for MemorySessionStore {
         next: &KeyDigest,
         now: i64,
     ) -> Result<Rotation, StoreError> {
-        let presented = presented.as_bytes();
-        let Some(id) = self.family_of(presented) else {
+        let presented = token_key(presented);
+        let Some(id) = self.family_of(&presented) else {
             return Ok(Rotation::Invalid);
         };
         let mut shard = lock(self.family_shard(id));
@@ -213,12 +222,12 @@ impl SessionStore for MemorySessionStore {
         if family.revoked || family.expires_at < now {
             return Ok(Rotation::Invalid);
         }
-        if family.current != *presented {
+        if family.current != presented {
             family.revoked = true;
             return Ok(Rotation::Reused(family.session(id)));
         }
-        let next = *next.as_bytes();
-        family.rotated.push(family.current);
+        let next = token_key(next);
+        family.rotated = family.tokens().copied().collect();
         family.current = next;
         let session = family.session(id);
         lock(self.token_shard(&next)).insert(next, id);
@@ -230,7 +239,7 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
-        Ok(match self.family_of(token.as_bytes()) {
+        Ok(match self.family_of(&token_key(token)) {
             Some(id) => self.revoke_family(id),
             None => false,
         })
@@ -280,6 +289,11 @@ mod tests {
                 Rotation::Invalid
             );
         }
+    }
+
+    #[test]
+    fn a_family_takes_128_bytes_with_its_key() {
+        assert!(std::mem::size_of::<(u128, Family)>() <= 128);
     }
 
     #[tokio::test]
