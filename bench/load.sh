@@ -84,14 +84,16 @@ scenario() {
   # Warm up (and sign the repeated user up).
   env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
     "$URL/user/api/auth/external" >/dev/null
-  local results=""
+  local results="" line
   for _ in $(seq 1 "$RUNS"); do
     if [ "$script" = token ]; then
       mint
-      results+="$(run bench/token.lua TOKENS="$WORK/tokens")"$'\n'
+      line=$(run bench/token.lua TOKENS="$WORK/tokens")
     else
-      results+="$(run "$script" $wrk_env)"$'\n'
+      line=$(run "$script" $wrk_env)
     fi
+    echo "  $label: $line" >&2
+    results+="$line"$'\n'
   done
   echo "$label $(printf '%s' "$results" | median) $(peak_rss_mb "$PID")" >>"$ROWS"
   kill "$PID"; wait "$PID" 2>/dev/null || true

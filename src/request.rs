@@ -1,14 +1,16 @@
 //! Reading a request: the bearer key, the content type, the size-limited body and the
 //! external profile in it.
 
+use std::borrow::Cow;
+use std::fmt;
+
 use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http_body::Body;
 use http_body_util::BodyExt;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::store::ExternalProfile;
 use crate::{ApiKey, BoxError, Error};
@@ -117,13 +119,13 @@ where
 /// mistyped field gets a message naming it; a duplicated field is refused by serde.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ProfileBody {
-    #[serde(default)]
-    id: Value,
-    #[serde(default)]
-    email: Value,
-    #[serde(default)]
-    first_name: Value,
+struct ProfileBody<'a> {
+    #[serde(default, borrow)]
+    id: Text<'a>,
+    #[serde(default, borrow)]
+    email: Text<'a>,
+    #[serde(default, borrow)]
+    first_name: Text<'a>,
 }
 
 /// `Content-Type` (415), then size (413): the body of a JSON endpoint.
@@ -140,7 +142,7 @@ where
 
 /// Parses a body that must be a JSON object into `T` (400/1 otherwise). Unknown fields are
 /// ignored; a duplicated known field is refused.
-pub(crate) fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+pub(crate) fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err(Error::Malformed("body must be a JSON object".into()));
@@ -159,40 +161,40 @@ pub(crate) fn parse_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error>
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RedeemBody {
-    #[serde(default)]
-    one_time_token: Value,
+struct RedeemBody<'a> {
+    #[serde(default, borrow)]
+    one_time_token: Text<'a>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RefreshBody {
-    #[serde(default)]
-    refresh_token: Value,
+struct RefreshBody<'a> {
+    #[serde(default, borrow)]
+    refresh_token: Text<'a>,
 }
 
-/// The token of `{"oneTimeToken": "<jwt>"}`.
-pub(crate) fn one_time_token(body: &[u8]) -> Result<String, Error> {
+/// The token of `{"oneTimeToken": "<jwt>"}`, borrowed from the body.
+pub(crate) fn one_time_token(body: &[u8]) -> Result<Cow<'_, str>, Error> {
     string_field(
         "oneTimeToken",
-        parse_object::<RedeemBody>(body)?.one_time_token,
+        parse_object::<RedeemBody<'_>>(body)?.one_time_token,
     )
 }
 
-/// The token of `{"refreshToken": "<token>"}`.
-pub(crate) fn refresh_token(body: &[u8]) -> Result<String, Error> {
+/// The token of `{"refreshToken": "<token>"}`, borrowed from the body.
+pub(crate) fn refresh_token(body: &[u8]) -> Result<Cow<'_, str>, Error> {
     string_field(
         "refreshToken",
-        parse_object::<RefreshBody>(body)?.refresh_token,
+        parse_object::<RefreshBody<'_>>(body)?.refresh_token,
     )
 }
 
 /// Parses and checks the body of `POST /user/api/auth/external` (SPEC §2).
 pub(crate) fn external_profile(body: &[u8]) -> Result<ExternalProfile, Error> {
-    let parsed: ProfileBody = parse_object(body)?;
-    let id = string_field("id", parsed.id)?;
-    let email = string_field("email", parsed.email)?;
-    let first_name = string_field("firstName", parsed.first_name)?;
+    let parsed: ProfileBody<'_> = parse_object(body)?;
+    let id = string_field("id", parsed.id)?.into_owned();
+    let email = string_field("email", parsed.email)?.into_owned();
+    let first_name = string_field("firstName", parsed.first_name)?.into_owned();
     check_id(&id)?;
     check_email(&email)?;
     check_first_name(&first_name)?;
@@ -203,13 +205,81 @@ pub(crate) fn external_profile(body: &[u8]) -> Result<ExternalProfile, Error> {
     })
 }
 
-fn string_field(name: &str, value: Value) -> Result<String, Error> {
+fn string_field<'a>(name: &str, value: Text<'a>) -> Result<Cow<'a, str>, Error> {
     match value {
-        Value::String(s) => Ok(s),
-        Value::Null => Err(Error::Malformed(format!(
+        Text::String(s) => Ok(s),
+        Text::Absent => Err(Error::Malformed(format!(
             "`{name}` is required and must be a string"
         ))),
-        _ => Err(Error::Malformed(format!("`{name}` must be a string"))),
+        Text::Other => Err(Error::Malformed(format!("`{name}` must be a string"))),
+    }
+}
+
+/// A body field that must be a string, as found: the string (borrowed from the body unless
+/// it has escapes), absent or `null`, or another kind of value (the error names which).
+#[derive(Default)]
+enum Text<'a> {
+    #[default]
+    Absent,
+    String(Cow<'a, str>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor(std::marker::PhantomData))
+    }
+}
+
+struct TextVisitor<'a>(std::marker::PhantomData<Text<'a>>);
+
+impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+    type Value = Text<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Text<'a>, E> {
+        Ok(Text::String(Cow::Borrowed(value)))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Text<'a>, E> {
+        Ok(Text::String(Cow::Owned(value.to_owned())))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Text<'a>, E> {
+        Ok(Text::String(Cow::Owned(value)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Text<'a>, E> {
+        Ok(Text::Absent)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Text<'a>, E> {
+        Ok(Text::Other)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Text<'a>, E> {
+        Ok(Text::Other)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Text<'a>, E> {
+        Ok(Text::Other)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Text<'a>, E> {
+        Ok(Text::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text<'a>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Text::Other)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text<'a>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Text::Other)
     }
 }
 

@@ -16,7 +16,7 @@ pub use users::MemoryUserStore;
 /// How many independently locked parts the session store and the replay ledger have: few
 /// enough to cost nothing when empty, enough that a part resizing under a flood of
 /// redemptions (its table rehashed) holds up only a small share of them, briefly.
-pub(crate) const SHARDS: usize = 64;
+pub(crate) const SHARDS: usize = 1024;
 
 /// A hasher for keys that are already uniformly random and not chosen by clients: UUIDs
 /// this crate generated, SHA-256 digests. It folds their bits instead of running SipHash.

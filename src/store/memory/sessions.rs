@@ -122,7 +122,7 @@ impl MemorySessionStore {
     }
 
     fn token_shard(&self, token: &TokenKey) -> &Mutex<TokenIndex> {
-        &self.tokens[usize::from(token[0]) % SHARDS]
+        &self.tokens[usize::from(u16::from_le_bytes([token[0], token[1]])) % SHARDS]
     }
 
     /// The family a token belongs to (lock order: a family shard, then a token shard; this
