@@ -106,7 +106,8 @@ mint() {
   template=$(curl -s -X POST "$URL/user/api/auth/external" -H "Authorization: Bearer $KEY" \
     -H 'Content-Type: application/json' \
     -d '{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}')
-  python3 bench/mint_tokens.py "$SECRET" "$template" $((DURATION * 120000)) "$WORK/tokens"
+  python3 bench/mint_tokens.py "$SECRET" "$template" $((DURATION * 120000)) "$WORK/tokens" \
+    "${URL#http://}" bench
 }
 
 scenario "baseline (axum, same JSON, constant answer)" baseline bench/external.lua USERS=repeat

@@ -1,20 +1,16 @@
 -- wrk script: POST /user/api/auth/token, a different oneTimeToken for every request, read
--- from the file TOKENS (one per line, made by bench/load.sh).
+-- from the file TOKENS: complete requests of one length (its first line), made by
+-- bench/mint_tokens.py.
 --
 -- The load generator shares the machine's cores with the server, so it does as little per
--- request as it can: the file is read as the run goes (a table of a million tokens would
--- make every Lua garbage collection walk it), and the request is one concatenation onto a
--- head formatted once (wrk.format builds a table and formats every header each time).
-local tokens = io.open(os.getenv("TOKENS"), "r")
-local head
+-- request as it can: one read of the next ready-made request. (Loading a million tokens into
+-- a table would make every Lua garbage collection walk it; wrk.format builds a table and
+-- formats every header for every request.)
+local requests = io.open(os.getenv("TOKENS"), "rb")
+local size = tonumber(requests:read("*l"))
 
 request = function()
-  if head == nil then
-    head = "POST /user/api/auth/token HTTP/1.1\r\nHost: " .. wrk.headers["Host"] ..
-      "\r\nContent-Type: application/json\r\nX-TechCentrix-App-Id: bench\r\nContent-Length: "
-  end
-  local body = '{"oneTimeToken":"' .. (tokens:read("*l") or "exhausted") .. '"}'
-  return head .. #body .. "\r\n\r\n" .. body
+  return requests:read(size) or "exhausted\r\n\r\n"
 end
 
 dofile("bench/report.lua")
