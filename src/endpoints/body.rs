@@ -26,6 +26,7 @@ pin_project! {
 }
 
 impl<B> ResponseBody<B> {
+    #[inline]
     pub(crate) fn inner(body: B) -> Self {
         ResponseBody {
             kind: Kind::Inner { body },
