@@ -1,4 +1,6 @@
 use std::collections::{HashMap, HashSet};
+
+use hashbrown::HashTable;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -18,8 +20,8 @@ type TokenIndex = HashMap<TokenKey, u128, Uniform>;
 /// Refresh-token families in memory, tokens kept as digests.
 ///
 /// Families live in shards by session id, and a second sharded index maps each token's
-/// digest to its family, so no lock is global and no table grows past a sixty-fourth of
-/// the sessions (a resize never stalls every request). A rotation holds its family's shard
+/// digest to its family, so no lock is global and no table grows past a 1,024th of the
+/// sessions (a resize never stalls every request). A rotation holds its family's shard
 /// lock throughout: of two concurrent rotations of one token, one rotates and the other
 /// sees reuse. Expired families are forgotten: a creation after a shard's earliest expiry
 /// sweeps that shard.
@@ -29,10 +31,13 @@ pub struct MemorySessionStore {
     tokens: Box<[Mutex<TokenIndex>]>,
 }
 
+/// One shard's families: kept densely in a vector (a new one is appended, not written at a
+/// random place in a large table), found by their session id's bits through a table of
+/// 4-byte positions.
 #[derive(Debug)]
 struct FamilyShard {
-    /// By the session id's 128 bits.
-    families: HashMap<u128, Family, Uniform>,
+    families: Vec<(u128, Family)>,
+    by_id: HashTable<u32>,
     /// One shared `AppId` per app, so that a family holds a pointer, not a copy.
     apps: HashSet<AppId>,
     /// The earliest expiry in the shard: no sweep is due before it.
@@ -42,10 +47,62 @@ struct FamilyShard {
 impl Default for FamilyShard {
     fn default() -> Self {
         FamilyShard {
-            families: HashMap::default(),
+            families: Vec::new(),
+            by_id: HashTable::new(),
             apps: HashSet::new(),
             next_expiry: i64::MAX,
         }
+    }
+}
+
+/// Session ids are random UUIDs or digests: their bits, folded, are the hash.
+fn id_hash(id: u128) -> u64 {
+    (id as u64) ^ ((id >> 64) as u64)
+}
+
+impl FamilyShard {
+    fn position(&self, id: u128) -> Option<usize> {
+        let families = &self.families;
+        self.by_id
+            .find(id_hash(id), |&i| families[i as usize].0 == id)
+            .map(|&i| i as usize)
+    }
+
+    fn get_mut(&mut self, id: u128) -> Option<&mut Family> {
+        let at = self.position(id)?;
+        Some(&mut self.families[at].1)
+    }
+
+    /// Adds a family, or replaces the one with the same id. Refuses a family past the
+    /// 4,294,967,295th in one shard (memory runs out long before).
+    fn insert(&mut self, id: u128, family: Family) -> Result<(), StoreError> {
+        if let Some(at) = self.position(id) {
+            self.families[at].1 = family;
+            return Ok(());
+        }
+        let at = u32::try_from(self.families.len())
+            .map_err(|_| StoreError::other("the in-memory session store's shard is full"))?;
+        self.families.push((id, family));
+        let families = &self.families;
+        self.by_id
+            .insert_unique(id_hash(id), at, |&i| id_hash(families[i as usize].0));
+        Ok(())
+    }
+
+    /// Removes the families `expired` picks; returns them.
+    fn remove_where(&mut self, expired: impl Fn(&Family) -> bool) -> Vec<Family> {
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.families)
+            .into_iter()
+            .partition(|(_, family)| expired(family));
+        self.families = kept;
+        let (families, by_id) = (&self.families, &mut self.by_id);
+        by_id.clear();
+        for (at, (id, _)) in families.iter().enumerate() {
+            by_id.insert_unique(id_hash(*id), at as u32, |&i| {
+                id_hash(families[i as usize].0)
+            });
+        }
+        gone.into_iter().map(|(_, family)| family).collect()
     }
 }
 
@@ -133,29 +190,21 @@ impl MemorySessionStore {
 
     /// Forgets the shard's expired families and their tokens.
     fn sweep(&self, shard: &mut FamilyShard, now: i64) {
-        let expired: Vec<u128> = shard
-            .families
-            .iter()
-            .filter(|(_, f)| f.expires_at < now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            if let Some(family) = shard.families.remove(&id) {
-                for token in family.tokens() {
-                    lock(self.token_shard(token)).remove(token);
-                }
+        for family in shard.remove_where(|f| f.expires_at < now) {
+            for token in family.tokens() {
+                lock(self.token_shard(token)).remove(token);
             }
         }
         shard.next_expiry = shard
             .families
-            .values()
-            .map(|f| f.expires_at)
+            .iter()
+            .map(|(_, f)| f.expires_at)
             .min()
             .unwrap_or(i64::MAX);
     }
 
     fn revoke_family(&self, id: u128) -> bool {
-        match lock(self.family_shard(id)).families.get_mut(&id) {
+        match lock(self.family_shard(id)).get_mut(id) {
             Some(family) if !family.revoked => {
                 family.revoked = true;
                 true
@@ -189,7 +238,7 @@ impl SessionStore for MemorySessionStore {
                 session.app.clone()
             }
         };
-        shard.families.insert(
+        shard.insert(
             id,
             Family {
                 user,
@@ -200,7 +249,7 @@ impl SessionStore for MemorySessionStore {
                 custom_id,
                 revoked: false,
             },
-        );
+        )?;
         lock(self.token_shard(&token)).insert(token, id);
         Ok(())
     }
@@ -216,7 +265,7 @@ impl SessionStore for MemorySessionStore {
             return Ok(Rotation::Invalid);
         };
         let mut shard = lock(self.family_shard(id));
-        let Some(family) = shard.families.get_mut(&id) else {
+        let Some(family) = shard.get_mut(id) else {
             return Ok(Rotation::Invalid);
         };
         if family.revoked || family.expires_at < now {
