@@ -369,6 +369,39 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_read_borrowed_unless_escaped() {
+        let body = br#"{"oneTimeToken":"a.b.c","other":[1,{"x":null}]}"#;
+        assert!(matches!(one_time_token(body), Ok(Cow::Borrowed("a.b.c"))));
+        let escaped = br#"{"refreshToken":"a\u002eb"}"#;
+        assert!(matches!(refresh_token(escaped), Ok(Cow::Owned(t)) if t == "a.b"));
+    }
+
+    #[test]
+    fn a_token_that_is_not_a_string_is_named() {
+        let message = |body: &[u8]| match one_time_token(body) {
+            Err(Error::Malformed(message)) => message,
+            other => panic!("{other:?}"),
+        };
+        for body in [&b"{}"[..], br#"{"oneTimeToken":null}"#] {
+            assert_eq!(
+                message(body),
+                "`oneTimeToken` is required and must be a string"
+            );
+        }
+        for body in [
+            &br#"{"oneTimeToken":5}"#[..],
+            br#"{"oneTimeToken":true}"#,
+            br#"{"oneTimeToken":-1.5}"#,
+            br#"{"oneTimeToken":["a"]}"#,
+            br#"{"oneTimeToken":{"a":"b"}}"#,
+        ] {
+            assert_eq!(message(body), "`oneTimeToken` must be a string");
+        }
+        assert!(message(br#"{"oneTimeToken":"a","oneTimeToken":"b"}"#).contains("duplicate"));
+        assert!(matches!(one_time_token(b"[]"), Err(Error::Malformed(_))));
+    }
+
+    #[test]
     fn json_content_type_allows_parameters() {
         assert!(is_json(&headers(CONTENT_TYPE, "application/json")));
         assert!(is_json(&headers(
