@@ -340,6 +340,41 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn a_sweep_keeps_the_live_families_of_its_shard_findable() {
+        let store = MemorySessionStore::new();
+        let now = unix_now();
+        // Ids with the same low bits share a shard.
+        let session = |n: u128, expires_at| Session {
+            id: SessionId::new(
+                uuid::Uuid::from_u128((n << 64) | (n << 10) | 7)
+                    .hyphenated()
+                    .to_string(),
+            ),
+            user: "u".into(),
+            app: "acme".into(),
+            expires_at,
+        };
+        let token = |n: u128| KeyDigest::of(format!("token {n}").as_bytes());
+        let expiry = |n: u128| if n % 2 == 0 { now - 10 } else { now + 3600 };
+        // Every creation after an expired one sweeps the shard, live families in it.
+        for n in 1..=51 {
+            store
+                .create(&session(n, expiry(n)), &token(n))
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.len(), 26);
+        for n in 1..=51 {
+            let next = KeyDigest::of(format!("next {n}").as_bytes());
+            let expected = match n % 2 {
+                1 => Rotation::Rotated(session(n, expiry(n))),
+                _ => Rotation::Invalid,
+            };
+            assert_eq!(store.rotate(&token(n), &next, now).await.unwrap(), expected);
+        }
+    }
+
     #[test]
     fn a_family_takes_128_bytes_with_its_key() {
         assert!(std::mem::size_of::<(u128, Family)>() <= 128);
