@@ -356,7 +356,13 @@ mod tests {
             expires_at,
         };
         let token = |n: u128| KeyDigest::of(format!("token {n}").as_bytes());
-        let expiry = |n: u128| if n % 2 == 0 { now - 10 } else { now + 3600 };
+        let expiry = |n: u128| {
+            if n.is_multiple_of(2) {
+                now - 10
+            } else {
+                now + 3600
+            }
+        };
         // Every creation after an expired one sweeps the shard, live families in it.
         for n in 1..=51 {
             store
