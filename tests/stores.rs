@@ -253,6 +253,23 @@ mod behaviour {
         );
     }
 
+    pub(crate) async fn a_session_id_in_use_is_refused(b: Backend) {
+        let s = session(FAR);
+        let (first, second) = (digest("first"), digest("second"));
+        b.sessions.create(&s, &first).await.unwrap();
+        assert!(b.sessions.create(&s, &second).await.is_err());
+        assert_eq!(
+            b.sessions.rotate(&second, &digest("n"), 1).await.unwrap(),
+            Rotation::Invalid,
+            "the refused creation left nothing behind"
+        );
+        assert_eq!(
+            b.sessions.rotate(&first, &digest("m"), 1).await.unwrap(),
+            Rotation::Rotated(s),
+            "the first family is untouched"
+        );
+    }
+
     pub(crate) async fn concurrent_rotations_rotate_once(b: Backend) {
         let s = session(FAR);
         let t = digest("t");
@@ -305,6 +322,7 @@ macro_rules! suite {
                 sessions_expire,
                 sessions_revoke_by_token,
                 unknown_refresh_token_is_invalid,
+                a_session_id_in_use_is_refused,
                 concurrent_rotations_rotate_once,
             );
         }

@@ -326,7 +326,8 @@ pub enum Rotation {
 /// ```
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
-    /// Starts a family whose current token has digest `refresh`.
+    /// Starts a family whose current token has digest `refresh`. The session's id is new
+    /// (a random UUID); an id the store holds is refused with an error and changes nothing.
     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError>;
 
     /// Presents the token with digest `presented` at time `now` (unix seconds); when it is

@@ -73,12 +73,11 @@ impl FamilyShard {
         Some(&mut self.families[at].1)
     }
 
-    /// Adds a family, or replaces the one with the same id. Refuses a family past the
-    /// 4,294,967,295th in one shard (memory runs out long before).
+    /// Adds a family. Refuses an id the shard holds (as the SQL stores' primary key does),
+    /// and a family past the 4,294,967,295th in one shard (memory runs out long before).
     fn insert(&mut self, id: u128, family: Family) -> Result<(), StoreError> {
-        if let Some(at) = self.position(id) {
-            self.families[at].1 = family;
-            return Ok(());
+        if self.position(id).is_some() {
+            return Err(StoreError::other("a session with this id exists"));
         }
         let at = u32::try_from(self.families.len())
             .map_err(|_| StoreError::other("the in-memory session store's shard is full"))?;
