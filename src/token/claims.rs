@@ -142,17 +142,13 @@ pub(crate) struct ClaimsView<'a> {
 
 impl ClaimsView<'_> {
     /// The owned claims.
-    pub(crate) fn to_claims(&self) -> Claims {
+    pub(crate) fn into_claims(self) -> Claims {
         Claims {
-            jti: self.jti.clone().into_owned(),
+            jti: self.jti.into_owned(),
             sub: UserId::from(&*self.sub),
-            auth: self
-                .auth
-                .iter()
-                .map(|role| role.clone().into_owned())
-                .collect(),
+            auth: self.auth.into_iter().map(Cow::into_owned).collect(),
             kind: self.kind,
-            iss: self.iss.clone().into_owned(),
+            iss: self.iss.into_owned(),
             aud: AppId::from(&*self.aud),
             iat: self.iat,
             exp: self.exp,
@@ -216,7 +212,7 @@ mod tests {
             ClaimsRef::of(&claims, &auth).write_json(&mut out);
             prop_assert_eq!(&out, &serde_json::to_vec(&claims).unwrap());
             let view: ClaimsView<'_> = serde_json::from_slice(&out).unwrap();
-            prop_assert_eq!(view.to_claims(), claims);
+            prop_assert_eq!(view.into_claims(), claims);
         }
     }
 }

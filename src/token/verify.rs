@@ -63,7 +63,7 @@ impl SigningKeys {
     pub fn verify(&self, token: &str, expected: &Expected<'_>) -> Result<Claims, Rejected> {
         let mut payload = Vec::new();
         self.verify_view(token, expected, &mut payload)
-            .map(|claims| claims.to_claims())
+            .map(ClaimsView::into_claims)
     }
 
     /// [`SigningKeys::verify`] with the claims borrowed from `payload`, where the decoded

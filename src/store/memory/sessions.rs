@@ -1,9 +1,9 @@
 use std::collections::{HashMap, HashSet};
-
-use hashbrown::HashTable;
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use hashbrown::HashTable;
 
 use super::{CompactId, SHARDS, Uniform, canonical_uuid, id_bits};
 use crate::store::{Rotation, Session, SessionStore, unix_now};
@@ -55,9 +55,9 @@ impl Default for FamilyShard {
     }
 }
 
-/// Session ids are random UUIDs or digests: their bits, folded, are the hash.
+/// Session ids are random UUIDs or digests: their bits, folded by [`Uniform`], are the hash.
 fn id_hash(id: u128) -> u64 {
-    (id as u64) ^ ((id >> 64) as u64)
+    Uniform::default().hash_one(id)
 }
 
 impl FamilyShard {
@@ -218,11 +218,11 @@ impl SessionStore for MemorySessionStore {
     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
         let now = unix_now();
         let token = token_key(refresh);
-        let id = id_bits(session.id.as_str());
-        // Only a canonical UUID can be rebuilt from the key.
-        let custom_id = canonical_uuid(session.id.as_str())
-            .is_none()
-            .then(|| session.id.clone());
+        // Only a canonical UUID can be rebuilt from the key; any other id is kept as given.
+        let (id, custom_id) = match canonical_uuid(session.id.as_str()) {
+            Some(bits) => (bits, None),
+            None => (id_bits(session.id.as_str()), Some(session.id.clone())),
+        };
         let user = CompactId::new(session.user.as_str());
         let mut guard = lock(self.family_shard(id));
         let shard = &mut *guard;
