@@ -3,6 +3,10 @@
 # driven by wrk with the guide's request (one existing user, then a new user per request)
 # and by redemptions, side by side in one run. Prints one table.
 #
+# Each scenario's runs are paired with runs of the baseline, alternating which goes first,
+# and its ratios are the medians of the pairs' ratios: on a shared machine whose speed drifts
+# over minutes, a ratio then compares runs made seconds apart, not minutes.
+#
 # Run with: bash bench/load.sh
 # Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32),
 # ONLY (a regex: run the baseline and the scenarios whose label matches).
@@ -44,17 +48,17 @@ start() {
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
-# run SCRIPT [VAR=VALUE...]: one wrk run against $URL; prints
+# run PID URL SCRIPT [VAR=VALUE...]: one wrk run against the server PID at URL; prints
 # "req_per_s p50_ms p99_ms errors server_cpu_us_per_req client_cpu_us_per_req".
 # The client's (wrk's) CPU is shown because on 2 cores it competes with the server's.
 run() {
-  local script=$1; shift
+  local pid=$1 url=$2 script=$3; shift 3
   local before after
-  before=$(cpu_ticks "$PID")
+  before=$(cpu_ticks "$pid")
   { TIMEFORMAT='%U %S'; time env BENCH_KEY="$KEY" "$@" wrk -t1 -c"$CONNECTIONS" \
-    -d"${DURATION}s" --latency -s "$script" "$URL/user/api/auth/external" >"$WORK/wrk.out"; } \
+    -d"${DURATION}s" --latency -s "$script" "$url/user/api/auth/external" >"$WORK/wrk.out"; } \
     2>"$WORK/wrk.time"
-  after=$(cpu_ticks "$PID")
+  after=$(cpu_ticks "$pid")
   python3 - "$(grep '^RESULT' "$WORK/wrk.out")" "$before" "$after" "$CLK_TCK" \
     "$(tail -1 "$WORK/wrk.time")" <<'PY'
 import sys
@@ -68,34 +72,46 @@ print(f"{requests / duration:.0f} {int(fields['p50_us']) / 1000:.3f} {int(fields
 PY
 }
 
-# median: the run with the median req/s of the lines on stdin.
-median() { sort -n -k1,1 | awk '{ line[NR] = $0 } END { print line[int((NR + 1) / 2)] }'; }
+# warm_up URL: a second of the repeated user (which signs it up).
+warm_up() {
+  env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
+    "$1/user/api/auth/external" >/dev/null
+}
 
-ROWS="$WORK/rows"
-: >"$ROWS"
+PAIRS="$WORK/pairs"
+: >"$PAIRS"
+
+# The baseline runs throughout; each scenario's runs are paired with runs of it.
+start baseline
+BASE_PID=$PID BASE_URL=$URL
+warm_up "$BASE_URL"
 
 # scenario LABEL SERVER SCRIPT WRK_ENV SERVER_ENV...
 scenario() {
   local label=$1 server=$2 script=$3 wrk_env=$4; shift 4
-  if [ "$server" != baseline ] && [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then
+  if [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then
     return
   fi
   start "$server" "$@"
-  # Warm up (and sign the repeated user up).
-  env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
-    "$URL/user/api/auth/external" >/dev/null
-  local results="" line
-  for _ in $(seq 1 "$RUNS"); do
+  warm_up "$URL"
+  local run_ours run_base ours base
+  for i in $(seq 1 "$RUNS"); do
     if [ "$script" = token ]; then
       mint
-      line=$(run bench/token.lua TOKENS="$WORK/tokens")
+      run_ours=(run "$PID" "$URL" bench/token.lua TOKENS="$WORK/tokens")
     else
-      line=$(run "$script" $wrk_env)
+      run_ours=(run "$PID" "$URL" "$script" $wrk_env)
     fi
-    echo "  $label: $line" >&2
-    results+="$line"$'\n'
+    run_base=(run "$BASE_PID" "$BASE_URL" bench/external.lua USERS=repeat)
+    # Alternate which of the pair goes first, so that a drift favours neither.
+    if [ $((i % 2)) = 1 ]; then
+      base=$("${run_base[@]}"); ours=$("${run_ours[@]}")
+    else
+      ours=$("${run_ours[@]}"); base=$("${run_base[@]}")
+    fi
+    echo "  $label: $ours | baseline: $base" >&2
+    echo "$label|$ours|$base|$(peak_rss_mb "$PID")" >>"$PAIRS"
   done
-  echo "$label $(printf '%s' "$results" | median) $(peak_rss_mb "$PID")" >>"$ROWS"
   kill "$PID"; wait "$PID" 2>/dev/null || true
   echo "done: $label" >&2
 }
@@ -110,24 +126,38 @@ mint() {
     "${URL#http://}" bench
 }
 
-scenario "baseline (axum, same JSON, constant answer)" baseline bench/external.lua USERS=repeat
 scenario "memory, existing user" axum bench/external.lua USERS=repeat TCX_DATABASE_URL=memory:
 scenario "memory, new user each request" axum bench/external.lua USERS=distinct TCX_DATABASE_URL=memory:
 scenario "sqlite (WAL), existing user" axum bench/external.lua USERS=repeat TCX_DATABASE_URL="sqlite://$WORK/bench.db"
 scenario "sqlite (WAL), new user each request" axum bench/external.lua USERS=distinct TCX_DATABASE_URL="sqlite://$WORK/bench2.db"
 scenario "redeem /token (memory ledger)" axum token - TCX_DATABASE_URL=memory:
 
+BASE_RSS=$(peak_rss_mb "$BASE_PID")
 echo
-echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, median of $RUNS runs; $(nproc) cores; $(uname -m); $(date -u +%Y-%m-%d)"
-python3 - "$ROWS" <<'PY'
-import sys
-rows = []
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, $RUNS runs of each scenario, each paired with a baseline run; medians; $(nproc) cores; $(uname -m); $(date -u +%Y-%m-%d)"
+python3 - "$PAIRS" "$BASE_RSS" <<'PY'
+import statistics, sys
+FIELDS = ("rps", "p50", "p99", "errors", "cpu", "client")
+def parse(text):
+    return dict(zip(FIELDS, map(float, text.split())))
+scenarios, baseline = {}, []
 for line in open(sys.argv[1]):
-    *label, rps, p50, p99, errors, cpu, client, rss = line.split()
-    rows.append((" ".join(label), float(rps), p50, p99, errors, float(cpu), float(client), rss))
-base_rps, base_cpu = rows[0][1], rows[0][5]
-print("| scenario | req/s | × baseline | p50 ms | p99 ms | errors | server CPU µs/req | × baseline | wrk CPU µs/req | peak RSS MB |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for label, rps, p50, p99, errors, cpu, client, rss in rows:
-    print(f"| {label} | {rps:,.0f} | {rps / base_rps:.2f} | {p50} | {p99} | {errors} | {cpu:.1f} | {cpu / base_cpu:.2f} | {client:.1f} | {rss} |")
+    label, ours, base, rss = line.rstrip("\n").split("|")
+    pair = (parse(ours), parse(base))
+    scenarios.setdefault(label, []).append((pair, rss))
+    baseline.append(pair[1])
+med = lambda xs: statistics.median(xs)
+def row(label, runs, ratios, rss):
+    rps, p50, p99, cpu, client = (med([r[k] for r in runs]) for k in ("rps", "p50", "p99", "cpu", "client"))
+    errors = int(sum(r["errors"] for r in runs))
+    rr, pr, cr = ratios
+    print(f"| {label} | {rps:,.0f} | {rr} | {p50:.3f} | {p99:.3f} | {pr} | {errors} | {cpu:.1f} | {cr} | {client:.1f} | {rss} |")
+print("| scenario | req/s | × baseline | p50 ms | p99 ms | p99 × baseline | errors | server CPU µs/req | × baseline | wrk CPU µs/req | peak RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+if baseline:
+    row("baseline (axum, same JSON, constant answer)", baseline, ("1.00", "1.00", "1.00"), sys.argv[2])
+for label, pairs in scenarios.items():
+    ours = [p[0] for p, _ in pairs]
+    ratio = lambda k: f"{med([p[0][k] / p[1][k] for p, _ in pairs]):.2f}"
+    row(label, ours, (ratio("rps"), ratio("p99"), ratio("cpu")), pairs[-1][1])
 PY
