@@ -1,6 +1,8 @@
 //! `POST /user/api/auth/external`: sign the partner's user up or in, answer a oneTimeToken.
 
-use http::request::Parts;
+use std::sync::Arc;
+
+use http::HeaderMap;
 use http_body::Body;
 
 use super::respond::{Reply, ok, record_app, unix_seconds};
@@ -11,14 +13,15 @@ use crate::store::Upserted;
 use crate::token::TokenKind;
 use crate::{AppId, BoxError, Error, json, request};
 
-pub(super) async fn handle<B>(shared: &Shared, parts: Parts, body: B) -> Reply
+pub(super) async fn handle<B>(shared: Arc<Shared>, headers: HeaderMap, body: B) -> Reply
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let app = authenticate(shared, &parts.headers).await?;
+    let shared = &*shared;
+    let app = authenticate(shared, &headers).await?;
     record_app(app.as_str());
-    let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
+    let body = request::read_json(&headers, body, shared.config.body_limit).await?;
     let profile = request::external_profile(&body)?;
 
     let upserted = shared
@@ -49,7 +52,7 @@ where
         )
     };
     let mut body = Vec::with_capacity(512);
-    if request::wants_json(&parts.headers) {
+    if request::wants_json(&headers) {
         let mut object = json::Object::new(&mut body);
         object
             .plain_string_with("oneTimeToken", issue)

@@ -2,45 +2,64 @@
 //! shapes of successful answers.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
-use tracing::Instrument;
+use pin_project_lite::pin_project;
 
 use crate::Error;
 
-/// Runs an endpoint inside a span that records the endpoint, the app and the outcome, and
-/// turns a failure into its SPEC §3 response.
-///
-/// Not an `async fn`, so that the handler's future is held once, inside the span's.
-pub(super) fn in_span(
-    endpoint: &'static str,
-    handler: impl Future<Output = Reply>,
-) -> impl Future<Output = Response<Full<Bytes>>> {
-    let span = tracing::info_span!(
-        "tcx.request",
-        endpoint,
-        app = tracing::field::Empty,
-        outcome = tracing::field::Empty,
-    );
-    async move {
-        let response = match handler.await {
+pin_project! {
+    /// An endpoint's handler run inside a span that records the endpoint, the app and the
+    /// outcome; a failure becomes its SPEC §3 response.
+    ///
+    /// A combinator, not an `async` block: a block that awaits a future it captured holds
+    /// that future twice (once captured, once being awaited), and a request's boxed future
+    /// would be twice the size of its handler's.
+    pub(super) struct InSpan<F> {
+        span: tracing::Span,
+        #[pin]
+        handler: F,
+    }
+}
+
+impl<F: Future<Output = Reply>> InSpan<F> {
+    /// Runs `handler` for `endpoint` (the name recorded in the span).
+    pub(super) fn new(endpoint: &'static str, handler: F) -> Self {
+        let span = tracing::info_span!(
+            "tcx.request",
+            endpoint,
+            app = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+        );
+        InSpan { span, handler }
+    }
+}
+
+impl<F: Future<Output = Reply>> Future for InSpan<F> {
+    type Output = Response<Full<Bytes>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let response = match ready!(this.handler.poll(cx)) {
             Ok(response) => {
-                tracing::Span::current().record("outcome", "ok");
+                this.span.record("outcome", "ok");
                 response
             }
             Err(err) => {
-                tracing::Span::current().record("outcome", err.outcome());
+                this.span.record("outcome", err.outcome());
                 log_error(&err);
                 err.into_response()
             }
         };
         tracing::debug!(status = response.status().as_u16(), "request finished");
-        response
+        Poll::Ready(response)
     }
-    .instrument(span)
 }
 
 /// Records the request's app in the current span.

@@ -1,6 +1,5 @@
 use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
 use std::future::{Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,7 +11,9 @@ use http_body_util::Full;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{ResponseBody, ResponseFuture, external, jwks, respond, session};
+use super::future::AuthFuture;
+use super::respond::InSpan;
+use super::{ResponseBody, ResponseFuture, external, jwks, session};
 use crate::auth::Shared;
 use crate::{AuthConfig, BoxError, Error, TechCentrixAuth};
 
@@ -72,36 +73,32 @@ impl Endpoint {
 
 /// Serves one request to one of our endpoints: 405/8 for another method, else its handler.
 ///
-/// Not an `async fn`: the future is the span-wrapped handler itself, so no argument is
-/// held twice in it (it is boxed and moved once per request; it stays small). Never
-/// inlined into `call`: the pass-through path must not carry its frame.
+/// Each endpoint's future is boxed on its own, so a request's allocation is the size of its
+/// own handler's future, not of the largest. Never inlined into `call`: the pass-through
+/// path must not carry its frame.
 #[inline(never)]
-fn serve<B>(
-    shared: Arc<Shared>,
-    endpoint: Endpoint,
-    request: Request<B>,
-) -> impl Future<Output = Response<Full<Bytes>>> + Send
+fn serve<B>(shared: Arc<Shared>, endpoint: Endpoint, request: Request<B>) -> AuthFuture
 where
     B: Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
     let (parts, body) = request.into_parts();
-    respond::in_span(endpoint.name(), async move {
-        let shared = &*shared;
-        if !endpoint.allows(&parts.method) {
-            return Err(Error::MethodNotAllowed {
-                allow: endpoint.allow(),
-            });
-        }
-        match endpoint {
-            Endpoint::External => external::handle(shared, parts, body).await,
-            Endpoint::Token => session::redeem(shared, parts, body).await,
-            Endpoint::Refresh => session::refresh(shared, parts, body).await,
-            Endpoint::SignOut => session::sign_out(shared, parts, body).await,
-            Endpoint::Jwks => jwks::handle(shared),
-        }
-    })
+    let name = endpoint.name();
+    if !endpoint.allows(&parts.method) {
+        let refused = Err(Error::MethodNotAllowed {
+            allow: endpoint.allow(),
+        });
+        return Box::pin(InSpan::new(name, ready(refused)));
+    }
+    let headers = parts.headers;
+    match endpoint {
+        Endpoint::External => Box::pin(InSpan::new(name, external::handle(shared, headers, body))),
+        Endpoint::Token => Box::pin(InSpan::new(name, session::redeem(shared, headers, body))),
+        Endpoint::Refresh => Box::pin(InSpan::new(name, session::refresh(shared, headers, body))),
+        Endpoint::SignOut => Box::pin(InSpan::new(name, session::sign_out(shared, headers, body))),
+        Endpoint::Jwks => Box::pin(InSpan::new(name, ready(jwks::handle(&shared)))),
+    }
 }
 
 /// Serves the auth endpoints on their configured paths and passes every other request to
@@ -158,9 +155,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let shared = &self.auth.shared;
         match Endpoint::of(&shared.config, request.uri().path()) {
-            Some(endpoint) => {
-                ResponseFuture::auth(Box::pin(serve(shared.clone(), endpoint, request)))
-            }
+            Some(endpoint) => ResponseFuture::auth(serve(shared.clone(), endpoint, request)),
             None => ResponseFuture::inner(self.inner.call(request)),
         }
     }

@@ -1,8 +1,9 @@
 //! The session endpoints: `POST /user/api/auth/token` (redeem a oneTimeToken),
 //! `POST /user/api/auth/refresh` and `POST /user/api/auth/sign-out`.
 
+use std::sync::Arc;
+
 use http::HeaderMap;
-use http::request::Parts;
 use http_body::Body;
 
 use super::respond::{Reply, no_content, ok, record_app, unix_seconds};
@@ -18,14 +19,15 @@ pub(crate) const APP_ID_HEADER: &str = "x-techcentrix-app-id";
 
 /// `POST /user/api/auth/token`: a valid, unused oneTimeToken of this app for an existing
 /// user starts a session. Every refusal is 401/5.
-pub(super) async fn redeem<B>(shared: &Shared, parts: Parts, body: B) -> Reply
+pub(super) async fn redeem<B>(shared: Arc<Shared>, headers: HeaderMap, body: B) -> Reply
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let app = app_id(&parts.headers).ok_or(Error::InvalidOneTimeToken)?;
+    let shared = &*shared;
+    let app = app_id(&headers).ok_or(Error::InvalidOneTimeToken)?;
     record_app(app.as_str());
-    let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
+    let body = request::read_json(&headers, body, shared.config.body_limit).await?;
     let token = request::one_time_token(&body)?;
 
     let leeway = shared.config.leeway.as_secs();
@@ -84,12 +86,13 @@ where
 
 /// `POST /user/api/auth/refresh`: rotate a refresh token; reuse of a rotated one revokes
 /// its session. Every refusal is 401/5.
-pub(super) async fn refresh<B>(shared: &Shared, parts: Parts, body: B) -> Reply
+pub(super) async fn refresh<B>(shared: Arc<Shared>, headers: HeaderMap, body: B) -> Reply
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
+    let shared = &*shared;
+    let body = request::read_json(&headers, body, shared.config.body_limit).await?;
     let presented = KeyDigest::of(request::refresh_token(&body)?.as_bytes());
     let next = random_token();
     let rotation = shared
@@ -125,13 +128,14 @@ where
 
 /// `POST /user/api/auth/sign-out`: with `Authorization: Bearer <access token>` (401/4 when
 /// invalid) or a body `{"refreshToken"}`; 204 either way, idempotent.
-pub(super) async fn sign_out<B>(shared: &Shared, parts: Parts, body: B) -> Reply
+pub(super) async fn sign_out<B>(shared: Arc<Shared>, headers: HeaderMap, body: B) -> Reply
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    if parts.headers.contains_key(http::header::AUTHORIZATION) {
-        let claims = verify_access(shared, &parts.headers)?;
+    let shared = &*shared;
+    if headers.contains_key(http::header::AUTHORIZATION) {
+        let claims = verify_access(shared, &headers)?;
         record_app(claims.aud.as_str());
         let session = claims.sid.ok_or(Error::InvalidAccessToken)?;
         shared.store_call(shared.sessions.revoke(&session)).await?;
@@ -140,7 +144,7 @@ where
         });
         return Ok(no_content());
     }
-    let body = request::read_json(&parts.headers, body, shared.config.body_limit).await?;
+    let body = request::read_json(&headers, body, shared.config.body_limit).await?;
     let token = KeyDigest::of(request::refresh_token(&body)?.as_bytes());
     shared
         .store_call(shared.sessions.revoke_by_token(&token))
