@@ -5,11 +5,12 @@ use std::sync::Arc;
 use http::HeaderMap;
 use http_body::Body;
 
-use super::respond::{Reply, ok, record_app, unix_seconds};
+use super::respond::{Reply, ok, record_app};
 use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::rate_limit::RateDecision;
 use crate::store::Upserted;
+use crate::sync::unix_seconds;
 use crate::token::TokenKind;
 use crate::{AppId, BoxError, Error, json, request};
 

@@ -96,5 +96,3 @@ pub(super) fn no_content() -> Response<Full<Bytes>> {
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
-
-pub(crate) use crate::sync::unix_seconds;

@@ -1,6 +1,6 @@
 use std::convert::Infallible;
 use std::fmt;
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -12,7 +12,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::future::AuthFuture;
-use super::respond::InSpan;
+use super::respond::{InSpan, Reply};
 use super::{ResponseBody, ResponseFuture, external, jwks, session};
 use crate::auth::Shared;
 use crate::{AuthConfig, BoxError, Error, TechCentrixAuth};
@@ -85,19 +85,23 @@ where
 {
     let (parts, body) = request.into_parts();
     let name = endpoint.name();
+    fn boxed(
+        name: &'static str,
+        handler: impl Future<Output = Reply> + Send + 'static,
+    ) -> AuthFuture {
+        Box::pin(InSpan::new(name, handler))
+    }
     if !endpoint.allows(&parts.method) {
-        let refused = Err(Error::MethodNotAllowed {
-            allow: endpoint.allow(),
-        });
-        return Box::pin(InSpan::new(name, ready(refused)));
+        let allow = endpoint.allow();
+        return boxed(name, ready(Err(Error::MethodNotAllowed { allow })));
     }
     let headers = parts.headers;
     match endpoint {
-        Endpoint::External => Box::pin(InSpan::new(name, external::handle(shared, headers, body))),
-        Endpoint::Token => Box::pin(InSpan::new(name, session::redeem(shared, headers, body))),
-        Endpoint::Refresh => Box::pin(InSpan::new(name, session::refresh(shared, headers, body))),
-        Endpoint::SignOut => Box::pin(InSpan::new(name, session::sign_out(shared, headers, body))),
-        Endpoint::Jwks => Box::pin(InSpan::new(name, ready(jwks::handle(&shared)))),
+        Endpoint::External => boxed(name, external::handle(shared, headers, body)),
+        Endpoint::Token => boxed(name, session::redeem(shared, headers, body)),
+        Endpoint::Refresh => boxed(name, session::refresh(shared, headers, body)),
+        Endpoint::SignOut => boxed(name, session::sign_out(shared, headers, body)),
+        Endpoint::Jwks => boxed(name, ready(jwks::handle(&shared))),
     }
 }
 

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use http::HeaderMap;
 use http_body::Body;
 
-use super::respond::{Reply, no_content, ok, record_app, unix_seconds};
+use super::respond::{Reply, no_content, ok, record_app};
 use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::secret::random_token;
 use crate::store::{Consumed, Rotation, Session};
+use crate::sync::unix_seconds;
 use crate::token::{Claims, Expected, TokenKind};
 use crate::{AppId, BoxError, Error, KeyDigest, SessionId, UserId, json, request};
 

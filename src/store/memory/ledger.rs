@@ -4,7 +4,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{SHARDS, Uniform, id_bits};
+use super::{SHARDS, Uniform, id_bits, shard_of};
 use crate::StoreError;
 use crate::store::{Consumed, ReplayLedger, unix_now};
 use crate::sync::lock;
@@ -85,9 +85,8 @@ impl MemoryReplayLedger {
     /// The first use of `jti` at time `now`?
     pub fn consume_at(&self, jti: &str, expires_at: u64, now: u64) -> Consumed {
         let id = id_bits(jti);
-        // A jti is a random UUID of ours (or a digest): its low bits spread the shards.
-        let index = (id as usize) % SHARDS;
-        let mut shard = lock(&self.shards[index]);
+        // A jti is a random UUID of ours (or a digest).
+        let mut shard = lock(&self.shards[shard_of(id)]);
         // Sweep once an entry has expired, at most once a second, or when the shard has
         // doubled since its last sweep.
         let expiry_due = now > shard.next_expiry && now > shard.swept_at;

@@ -13,10 +13,16 @@ pub use ledger::MemoryReplayLedger;
 pub use sessions::MemorySessionStore;
 pub use users::MemoryUserStore;
 
-/// How many independently locked parts the session store and the replay ledger have: few
-/// enough to cost nothing when empty, enough that a part resizing under a flood of
-/// redemptions (its table rehashed) holds up only a small share of them, briefly.
+/// How many independently locked parts each in-memory store has: few enough to cost
+/// nothing when empty, enough that a part resizing under a flood of sign-ups or redemptions
+/// (its table rehashed) holds up only a small share of them, briefly. A power of two.
 pub(crate) const SHARDS: usize = 1024;
+
+/// The shard of an id whose low bits are random (a UUID this crate made, a digest): those
+/// bits.
+pub(crate) fn shard_of(bits: u128) -> usize {
+    (bits % SHARDS as u128) as usize
+}
 
 /// A hasher for keys that are already uniformly random and not chosen by clients: UUIDs
 /// this crate generated, SHA-256 digests. It folds their bits instead of running SipHash.

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use hashbrown::HashTable;
 
-use super::{CompactId, SHARDS, Uniform, canonical_uuid, id_bits};
+use super::{CompactId, SHARDS, Uniform, canonical_uuid, id_bits, shard_of};
 use crate::store::{Rotation, Session, SessionStore, unix_now};
 use crate::sync::lock;
 use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
@@ -82,10 +82,17 @@ impl FamilyShard {
         let at = u32::try_from(self.families.len())
             .map_err(|_| StoreError::other("the in-memory session store's shard is full"))?;
         self.families.push((id, family));
+        self.index(at);
+        Ok(())
+    }
+
+    /// Makes the family at position `at` findable by its id.
+    fn index(&mut self, at: u32) {
         let families = &self.families;
         self.by_id
-            .insert_unique(id_hash(id), at, |&i| id_hash(families[i as usize].0));
-        Ok(())
+            .insert_unique(id_hash(families[at as usize].0), at, |&i| {
+                id_hash(families[i as usize].0)
+            });
     }
 
     /// Removes the families `expired` picks; returns them.
@@ -94,12 +101,9 @@ impl FamilyShard {
             .into_iter()
             .partition(|(_, family)| expired(family));
         self.families = kept;
-        let (families, by_id) = (&self.families, &mut self.by_id);
-        by_id.clear();
-        for (at, (id, _)) in families.iter().enumerate() {
-            by_id.insert_unique(id_hash(*id), at as u32, |&i| {
-                id_hash(families[i as usize].0)
-            });
+        self.by_id.clear();
+        for at in 0..self.families.len() {
+            self.index(at as u32);
         }
         gone.into_iter().map(|(_, family)| family).collect()
     }
@@ -174,11 +178,11 @@ impl MemorySessionStore {
     /// The shard of a family. Session ids are random UUIDs or digests: their low bits
     /// spread them evenly.
     fn family_shard(&self, id: u128) -> &Mutex<FamilyShard> {
-        &self.families[(id as usize) % SHARDS]
+        &self.families[shard_of(id)]
     }
 
     fn token_shard(&self, token: &TokenKey) -> &Mutex<TokenIndex> {
-        &self.tokens[usize::from(u16::from_le_bytes([token[0], token[1]])) % SHARDS]
+        &self.tokens[shard_of(u128::from_le_bytes(*token))]
     }
 
     /// The family a token belongs to (lock order: a family shard, then a token shard; this

@@ -5,15 +5,10 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use hashbrown::HashTable;
 
+use super::{SHARDS, shard_of};
 use crate::store::{ExternalProfile, Upserted, User, UserCount, UserStore, unix_now};
 use crate::sync::{read, write};
 use crate::{AppId, StoreError, UserId};
-
-/// Bits of a user id that name its shard: 256 shards, so that a shard's tables stay small
-/// and a resize stalls only the sign-ups that land on that shard, briefly.
-const SHARD_BITS: u32 = 8;
-const SHARDS: usize = 1 << SHARD_BITS;
-const SHARD_MASK: u128 = (SHARDS - 1) as u128;
 
 /// Users held in memory, compactly, in shards so that concurrent requests rarely wait on
 /// each other.
@@ -21,8 +16,8 @@ const SHARD_MASK: u128 = (SHARDS - 1) as u128;
 /// Sign-up-or-in is atomic per `(app, external id)`: concurrent first calls create one user.
 /// A user costs about 150 bytes: a 48-byte record (the id as a 128-bit UUID, an interned
 /// app, the timestamps) and one allocation holding its external id, email and first name,
-/// indexed by two tables of 4-byte slots. The user's id carries its shard in its last eight
-/// bits, so a look-up by id touches one shard.
+/// indexed by two tables of 4-byte slots. The user's id carries its shard in its last bits,
+/// so a look-up by id touches one shard.
 ///
 /// ```
 /// use techcentrix_auth::store::{ExternalProfile, UserStore};
@@ -221,7 +216,7 @@ impl MemoryUserStore {
             return Ok(Upserted::SignedIn(record.to_user(app.clone())));
         }
         // The id's last bits name its shard.
-        let id = (uuid::Uuid::new_v4().as_u128() & !SHARD_MASK) | shard_index as u128;
+        let id = (uuid::Uuid::new_v4().as_u128() & !(SHARDS as u128 - 1)) | shard_index as u128;
         let index = shard.records.len() as u32;
         shard.records.push(Record {
             id,
@@ -256,7 +251,7 @@ impl MemoryUserStore {
     /// `read_record` applied to the record of the user with this id, if any.
     fn with_record<T>(&self, id: &UserId, read_record: impl FnOnce(&Record) -> T) -> Option<T> {
         let id = uuid::Uuid::try_parse(id.as_str()).ok()?.as_u128();
-        let shard = read(&self.shards[(id & SHARD_MASK) as usize]);
+        let shard = read(&self.shards[shard_of(id)]);
         let index = *shard.by_id.find(self.hasher.hash_one(id), |&i| {
             shard.records[i as usize].id == id
         })?;
