@@ -1,0 +1,193 @@
+//! The in-process goals as ratios measured side by side: a whole external-auth request
+//! through the service against a bare jsonwebtoken HS512 encode of the same claims, and a
+//! request that is not ours through the layer against the inner service alone.
+//!
+//! Criterion (`benches/endpoints.rs`) measures one benchmark after another, seconds apart; on
+//! a shared machine whose speed drifts, a ratio of two such figures moves with the moment.
+//! Here each round times a batch of one and then a batch of the other (alternating which goes
+//! first), and the figures printed are the medians over the rounds of each round's ratio or
+//! difference, with their spread.
+//!
+//! Run with: cargo bench --bench ratios
+//! Knobs: ROUNDS (41), BATCH (operations per batch, 2,000).
+
+use std::convert::Infallible;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use techcentrix_auth::token::{Claims, SigningKeys, TokenKind};
+use techcentrix_auth::{
+    ApiKey, JwtSecret, MemoryApiKeyValidator, MemoryUserStore, TechCentrixAuth,
+};
+use tokio::runtime::Runtime;
+use tower::{Layer, Service, ServiceExt};
+
+const KEY: &str = "bench-key-0123456789abcdef0123456789";
+const BODY: &str =
+    r#"{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}"#;
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+fn request() -> Request<Full<Bytes>> {
+    Request::post("/user/api/auth/external")
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(BODY.as_bytes())))
+        .unwrap()
+}
+
+fn other_request() -> Request<Full<Bytes>> {
+    Request::get("/api/things")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// Runs `batch` calls of a service on requests made before the clock starts; the answers
+/// are dropped after it stops. Returns the time per call.
+fn time_service<S>(
+    rt: &Runtime,
+    service: &S,
+    make: fn() -> Request<Full<Bytes>>,
+    batch: usize,
+) -> Duration
+where
+    S: Service<Request<Full<Bytes>>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let requests: Vec<_> = (0..batch).map(|_| make()).collect();
+    let mut answers = Vec::with_capacity(batch);
+    let elapsed = rt.block_on(async {
+        let start = Instant::now();
+        for request in requests {
+            answers.push(service.clone().oneshot(request).await.unwrap());
+        }
+        start.elapsed()
+    });
+    drop(answers);
+    elapsed / batch as u32
+}
+
+/// Per round: the time per operation of `a`, then of `b` (or `b` first in odd rounds).
+fn interleave(
+    rounds: usize,
+    mut a: impl FnMut() -> Duration,
+    mut b: impl FnMut() -> Duration,
+) -> Vec<(f64, f64)> {
+    (0..rounds)
+        .map(|round| {
+            let (ta, tb) = if round % 2 == 0 {
+                let ta = a();
+                (ta, b())
+            } else {
+                let tb = b();
+                (a(), tb)
+            };
+            (ta.as_secs_f64() * 1e9, tb.as_secs_f64() * 1e9)
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[0],
+        values[values.len() / 2],
+        values[values.len() - 1],
+    )
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; there is nothing to parse.
+    let rounds = knob("ROUNDS", 41);
+    let batch = knob("BATCH", 2_000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let auth = TechCentrixAuth::builder()
+        .api_keys(MemoryApiKeyValidator::new().with_key("acme", &ApiKey::new(KEY)))
+        .user_store(MemoryUserStore::new())
+        .signing_keys(SigningKeys::hs512(JwtSecret::new(vec![7u8; 64]).unwrap()))
+        .build()
+        .unwrap();
+
+    // The claims of the token the endpoint issues, encoded by jsonwebtoken alone.
+    let secret = vec![7u8; 64];
+    let encoding = jsonwebtoken::EncodingKey::from_secret(&secret);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
+    header.kid = Some(auth.signing_keys().kid().to_owned());
+    let claims = Claims::new(
+        TokenKind::OneTime,
+        "e774b7e4-3817-4c92-8402-ae41c4113a78".into(),
+        "acme".into(),
+        "techcentrix-auth",
+        1_795_624_987,
+        60,
+    );
+    let encode = || {
+        let start = Instant::now();
+        for _ in 0..batch {
+            black_box(
+                jsonwebtoken::encode(black_box(&header), black_box(&claims), &encoding).unwrap(),
+            );
+        }
+        start.elapsed() / batch as u32
+    };
+
+    // Sign the user up once: every measured request is a sign-in of an existing user.
+    let service = auth.service();
+    let first = rt.block_on(service.clone().oneshot(request())).unwrap();
+    assert_eq!(first.status(), 200);
+    let whole = || time_service(&rt, &service, request, batch);
+    // Warm both up before measuring.
+    interleave(2, encode, whole);
+    let external = interleave(rounds, encode, whole);
+
+    let inner = tower::service_fn(|_req: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hi"))))
+    });
+    let layered = auth.layer().layer(inner);
+    let alone = || time_service(&rt, &inner, other_request, batch);
+    let through = || time_service(&rt, &layered, other_request, batch);
+    interleave(2, alone, through);
+    let pass = interleave(rounds, alone, through);
+
+    let (_, encode_ns, _) = median(external.iter().map(|r| r.0).collect());
+    let (_, whole_ns, _) = median(external.iter().map(|r| r.1).collect());
+    let (low, ratio, high) = median(external.iter().map(|r| r.1 / r.0).collect());
+    println!("{rounds} rounds of {batch} operations each, interleaved; medians over the rounds");
+    println!(
+        "bare jsonwebtoken HS512 encode:         {:8.1} ns",
+        encode_ns
+    );
+    println!(
+        "whole external-auth request (sign-in):  {:8.1} ns",
+        whole_ns
+    );
+    println!(
+        "whole request / encode:                 {ratio:8.2}x  (rounds {low:.2}-{high:.2}; goal <= 1.5)"
+    );
+    let (_, alone_ns, _) = median(pass.iter().map(|r| r.0).collect());
+    let (_, through_ns, _) = median(pass.iter().map(|r| r.1).collect());
+    let (low, extra, high) = median(pass.iter().map(|r| r.1 - r.0).collect());
+    println!(
+        "not ours, inner service alone:          {:8.1} ns",
+        alone_ns
+    );
+    println!(
+        "not ours, through the layer:            {:8.1} ns",
+        through_ns
+    );
+    println!(
+        "pass-through cost:                      {extra:+8.1} ns (rounds {low:+.1} to {high:+.1}; goal <= 50)"
+    );
+}
