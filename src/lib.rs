@@ -52,6 +52,7 @@ pub mod env;
 mod error;
 pub mod events;
 pub mod guard;
+mod hashing;
 mod ids;
 mod json;
 pub mod rate_limit;

@@ -9,6 +9,8 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::hashing::Uniform;
+
 /// A Server.API.Key as presented by a partner's backend or configured by the host.
 ///
 /// ```
@@ -80,8 +82,22 @@ impl KeyDigest {
 }
 
 impl PartialEq for KeyDigest {
+    /// Constant-time: the two digests' differences are folded word by word, with no branch
+    /// on the data, and only the folded word is compared (through `subtle`, whose barrier
+    /// then runs once rather than once per byte).
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        let words = |bytes: &[u8; 32]| {
+            let mut out = [0u64; 4];
+            for (word, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+                *word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            }
+            out
+        };
+        let difference = words(&self.0)
+            .iter()
+            .zip(words(&other.0))
+            .fold(0u64, |acc, (a, b)| acc | (a ^ b));
+        difference.ct_eq(&0).into()
     }
 }
 
@@ -95,13 +111,15 @@ impl fmt::Debug for KeyDigest {
 /// whole digest compared in constant time. The cost is the same with one entry or many.
 #[derive(Debug)]
 pub(crate) struct DigestMap<V> {
-    buckets: std::collections::HashMap<u64, Vec<(KeyDigest, V)>>,
+    /// By the digest's first eight bytes: SHA-256 output, which nobody can aim at a bucket
+    /// (only the host inserts), so [`Uniform`] serves as the hasher.
+    buckets: std::collections::HashMap<u64, Vec<(KeyDigest, V)>, Uniform>,
 }
 
 impl<V> Default for DigestMap<V> {
     fn default() -> Self {
         DigestMap {
-            buckets: std::collections::HashMap::new(),
+            buckets: std::collections::HashMap::default(),
         }
     }
 }
@@ -222,6 +240,23 @@ mod tests {
         let b = ApiKey::new("k".repeat(33));
         assert_eq!(a.digest(), ApiKey::new("k".repeat(32)).digest());
         assert_ne!(a.digest(), b.digest());
+    }
+
+    #[test]
+    fn digests_differing_in_any_one_bit_are_unequal() {
+        let digest = ApiKey::new("k".repeat(32)).digest();
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut bytes = *digest.as_bytes();
+                bytes[byte] ^= 1 << bit;
+                assert_ne!(
+                    KeyDigest::from_bytes(bytes),
+                    digest,
+                    "byte {byte} bit {bit}"
+                );
+            }
+        }
+        assert_eq!(KeyDigest::from_bytes(*digest.as_bytes()), digest);
     }
 
     #[test]

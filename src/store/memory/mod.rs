@@ -13,6 +13,8 @@ pub use ledger::MemoryReplayLedger;
 pub use sessions::MemorySessionStore;
 pub use users::MemoryUserStore;
 
+pub(crate) use crate::hashing::Uniform;
+
 /// How many independently locked parts each in-memory store has: few enough to cost
 /// nothing when empty, enough that a part resizing under a flood of sign-ups or redemptions
 /// (its table rehashed) holds up only a small share of them, briefly. A power of two.
@@ -23,36 +25,6 @@ pub(crate) const SHARDS: usize = 1024;
 pub(crate) fn shard_of(bits: u128) -> usize {
     (bits % SHARDS as u128) as usize
 }
-
-/// A hasher for keys that are already uniformly random and not chosen by clients: UUIDs
-/// this crate generated, SHA-256 digests. It folds their bits instead of running SipHash.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct UniformHasher(u64);
-
-impl std::hash::Hasher for UniformHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = self.0.rotate_left(17) ^ u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_u128(&mut self, value: u128) {
-        self.0 = self.0.rotate_left(17) ^ (value as u64) ^ ((value >> 64) as u64);
-    }
-
-    fn write_usize(&mut self, _length: usize) {
-        // Slice lengths carry no entropy here: every key of a map has the same length.
-    }
-}
-
-/// Builds [`UniformHasher`]s.
-pub(crate) type Uniform = std::hash::BuildHasherDefault<UniformHasher>;
 
 /// An id as 128 bits without an allocation: the UUID it is (those this crate makes), or
 /// the first 128 bits of the SHA-256 of anything else.
