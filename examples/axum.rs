@@ -8,11 +8,14 @@
 
 use std::process::ExitCode;
 
+use axum::ServiceExt;
+use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::routing::get;
 use axum::{Router, response::IntoResponse};
 use techcentrix_auth::token::Claims;
 use techcentrix_auth::{Error, TechCentrixAuth};
+use tower::ServiceBuilder;
 
 mod common;
 
@@ -37,8 +40,14 @@ async fn main() -> ExitCode {
     let app = Router::new()
         .route("/me", get(me).fallback(get_only).route_layer(auth.guard()))
         .route("/healthz", get(|| async { "ok" }).fallback(get_only))
-        .with_state(auth.clone())
-        .layer(auth.layer());
+        .with_state(auth.clone());
+    // The auth endpoints in front of the router (not `Router::layer`, which wraps each route
+    // and the fallback): their requests skip the routing, the rest pass through.
+    let app = ServiceBuilder::new()
+        .map_response(|response: http::Response<_>| response.map(Body::new))
+        .layer(auth.layer())
+        .service(app);
+    let app = ServiceExt::<axum::extract::Request>::into_make_service(app);
     match axum::serve(listener, app)
         .with_graceful_shutdown(common::shutdown_signal())
         .await
