@@ -18,16 +18,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use techcentrix_auth::token::{Claims, SigningKeys, TokenKind};
-use techcentrix_auth::{
-    ApiKey, JwtSecret, MemoryApiKeyValidator, MemoryUserStore, TechCentrixAuth,
-};
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt};
 
-const KEY: &str = "bench-key-0123456789abcdef0123456789";
-const BODY: &str =
-    r#"{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}"#;
+mod common;
+use common::{BareEncode, request};
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -35,14 +30,6 @@ fn knob(name: &str, default: usize) -> usize {
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(default)
-}
-
-fn request() -> Request<Full<Bytes>> {
-    Request::post("/user/api/auth/external")
-        .header("authorization", format!("Bearer {KEY}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(BODY.as_bytes())))
-        .unwrap()
 }
 
 fn other_request() -> Request<Full<Bytes>> {
@@ -113,32 +100,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let auth = TechCentrixAuth::builder()
-        .api_keys(MemoryApiKeyValidator::new().with_key("acme", &ApiKey::new(KEY)))
-        .user_store(MemoryUserStore::new())
-        .signing_keys(SigningKeys::hs512(JwtSecret::new(vec![7u8; 64]).unwrap()))
-        .build()
-        .unwrap();
-
+    let auth = common::auth();
     // The claims of the token the endpoint issues, encoded by jsonwebtoken alone.
-    let secret = vec![7u8; 64];
-    let encoding = jsonwebtoken::EncodingKey::from_secret(&secret);
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
-    header.kid = Some(auth.signing_keys().kid().to_owned());
-    let claims = Claims::new(
-        TokenKind::OneTime,
-        "e774b7e4-3817-4c92-8402-ae41c4113a78".into(),
-        "acme".into(),
-        "techcentrix-auth",
-        1_795_624_987,
-        60,
-    );
+    let bare = BareEncode::new(&auth);
     let encode = || {
         let start = Instant::now();
         for _ in 0..batch {
-            black_box(
-                jsonwebtoken::encode(black_box(&header), black_box(&claims), &encoding).unwrap(),
-            );
+            black_box(bare.encode());
         }
         start.elapsed() / batch as u32
     };

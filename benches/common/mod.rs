@@ -1,0 +1,72 @@
+//! What the in-process benches share: the guide's request, a service with in-memory stores,
+//! and the bare jsonwebtoken encode of the claims the endpoint issues.
+
+#![allow(dead_code)] // each bench uses part of it
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use techcentrix_auth::token::{Claims, SigningKeys, TokenKind};
+use techcentrix_auth::{
+    ApiKey, JwtSecret, MemoryApiKeyValidator, MemoryUserStore, TechCentrixAuth,
+};
+
+pub(crate) const KEY: &str = "bench-key-0123456789abcdef0123456789";
+pub(crate) const BODY: &str =
+    r#"{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}"#;
+
+/// The HS512 secret of [`auth`] and [`BareEncode`].
+const SECRET: [u8; 64] = [7; 64];
+
+/// In-memory stores, one key for app `acme`, HS512.
+pub(crate) fn auth() -> TechCentrixAuth {
+    TechCentrixAuth::builder()
+        .api_keys(MemoryApiKeyValidator::new().with_key("acme", &ApiKey::new(KEY)))
+        .user_store(MemoryUserStore::new())
+        .signing_keys(SigningKeys::hs512(JwtSecret::new(SECRET.to_vec()).unwrap()))
+        .build()
+        .unwrap()
+}
+
+/// The guide's request: `POST /user/api/auth/external` with the key and a profile.
+pub(crate) fn request() -> Request<Full<Bytes>> {
+    Request::post("/user/api/auth/external")
+        .header("authorization", format!("Bearer {KEY}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(BODY.as_bytes())))
+        .unwrap()
+}
+
+/// jsonwebtoken alone encoding the claims of a oneTimeToken of `auth`'s key: the yardstick
+/// of the in-process goal.
+pub(crate) struct BareEncode {
+    header: jsonwebtoken::Header,
+    claims: Claims,
+    key: jsonwebtoken::EncodingKey,
+}
+
+impl BareEncode {
+    pub(crate) fn new(auth: &TechCentrixAuth) -> Self {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512);
+        header.kid = Some(auth.signing_keys().kid().to_owned());
+        let claims = Claims::new(
+            TokenKind::OneTime,
+            "e774b7e4-3817-4c92-8402-ae41c4113a78".into(),
+            "acme".into(),
+            "techcentrix-auth",
+            1_795_624_987,
+            60,
+        );
+        let key = jsonwebtoken::EncodingKey::from_secret(&SECRET);
+        BareEncode {
+            header,
+            claims,
+            key,
+        }
+    }
+
+    pub(crate) fn encode(&self) -> String {
+        use std::hint::black_box;
+        jsonwebtoken::encode(black_box(&self.header), black_box(&self.claims), &self.key).unwrap()
+    }
+}
