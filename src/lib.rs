@@ -46,6 +46,7 @@
 //! the audit hook; [`env`](mod@env) the reference servers' environment.
 
 mod auth;
+mod base64url;
 mod config;
 pub mod endpoints;
 pub mod env;

@@ -223,11 +223,10 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
 /// keys. From the thread-local CSPRNG (ChaCha12, seeded and periodically reseeded from the
 /// operating system): no system call per token.
 pub(crate) fn random_token() -> String {
-    use base64::Engine;
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::base64url::encode(&bytes)
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use base64::Engine;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
@@ -12,7 +11,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::Claims;
 use super::claims::{ClaimsRef, ROLES};
-use crate::{BoxError, ConfigError, JwtSecret};
+use crate::{BoxError, ConfigError, JwtSecret, base64url};
 
 /// The keys tokens are signed and verified with, each named by its `kid`.
 ///
@@ -78,7 +77,7 @@ impl Key {
             encoding,
             decoding,
             public,
-            header_b64: b64(&header_json),
+            header_b64: base64url::encode(&header_json),
             hmac,
         }
     }
@@ -226,7 +225,7 @@ impl SigningKeys {
         out.reserve(key.header_b64.len() + json.len() * 4 / 3 + 96);
         out.extend_from_slice(key.header_b64.as_bytes());
         out.push(b'.');
-        append_b64(out, &json);
+        base64url::encode_append(&json, out);
         let signed = &out[start..];
         match &key.hmac {
             Some(hmac) => {
@@ -234,7 +233,7 @@ impl SigningKeys {
                 mac.update(signed);
                 let signature = mac.finalize().into_bytes();
                 out.push(b'.');
-                append_b64(out, &signature);
+                base64url::encode_append(&signature, out);
             }
             None => {
                 let encoding = key
@@ -317,7 +316,7 @@ fn private_key(kid: String, pem: &[u8]) -> Result<Key, ConfigError> {
         use ed25519_dalek::pkcs8::DecodePrivateKey;
         let signing = ed25519_dalek::SigningKey::from_pkcs8_der(encoding.inner())
             .map_err(|_| pem_error(&kid, "not an Ed25519 private key"))?;
-        let x = b64(signing.verifying_key().as_bytes());
+        let x = base64url::encode(signing.verifying_key().as_bytes());
         let jwk = Jwk {
             common: CommonParameters::default(),
             algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
@@ -362,8 +361,7 @@ fn finish(
     mut jwk: Jwk,
 ) -> Result<Key, ConfigError> {
     if let AlgorithmParameters::RSA(rsa) = &jwk.algorithm {
-        let bits = B64
-            .decode(&rsa.n)
+        let bits = base64url::decode(&rsa.n)
             .map(|n| n.iter().skip_while(|b| **b == 0).count() * 8)
             .unwrap_or(0);
         if bits < 2048 {
@@ -389,18 +387,4 @@ fn finish(
         Some(jwk),
         None,
     ))
-}
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-fn b64(bytes: &[u8]) -> String {
-    B64.encode(bytes)
-}
-
-/// Appends `bytes` in base64url without padding.
-fn append_b64(out: &mut Vec<u8>, bytes: &[u8]) {
-    let at = out.len();
-    out.resize(at + bytes.len().div_ceil(3) * 4, 0);
-    let written = B64.encode_slice(bytes, &mut out[at..]).unwrap_or_default();
-    out.truncate(at + written);
 }

@@ -1,12 +1,12 @@
 use std::borrow::Cow;
 
-use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha512;
 
 use super::claims::ClaimsView;
 use super::keys::Key;
 use super::{Claims, SigningKeys, TokenKind};
+use crate::base64url;
 
 /// What a token must be to be accepted.
 #[derive(Clone, Copy, Debug)]
@@ -91,8 +91,8 @@ impl SigningKeys {
             return Err(Rejected::Invalid("bad signature".into()));
         }
         payload.clear();
-        B64.decode_vec(claims, payload)
-            .map_err(|_| Rejected::Invalid("claims are not base64url".into()))?;
+        base64url::decode_append(claims, payload)
+            .ok_or_else(|| Rejected::Invalid("claims are not base64url".into()))?;
         let claims: ClaimsView<'p> =
             serde_json::from_slice(payload).map_err(|e| Rejected::Invalid(e.to_string()))?;
         check(&claims, expected)?;
@@ -103,11 +103,9 @@ impl SigningKeys {
     fn key_of(&self, token: &str) -> Result<&Key, Rejected> {
         let (header, _) = token.split_once('.').ok_or(Rejected::Malformed)?;
         let mut json = [0u8; 512];
-        let length = B64
-            .decode_slice(header, &mut json)
-            .map_err(|_| Rejected::Malformed)?;
+        let json = base64url::decode_into(header, &mut json).ok_or(Rejected::Malformed)?;
         let header: TokenHeader<'_> =
-            serde_json::from_slice(&json[..length]).map_err(|_| Rejected::Malformed)?;
+            serde_json::from_slice(json).map_err(|_| Rejected::Malformed)?;
         let key = self.find(&header.kid).ok_or(Rejected::UnknownKey)?;
         if header.alg != key.algorithm {
             return Err(Rejected::WrongAlgorithm);
@@ -125,17 +123,15 @@ struct TokenHeader<'a> {
     kid: Cow<'a, str>,
 }
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 /// HS512 with the key's precomputed HMAC state, compared in constant time.
 fn verify_hmac(hmac: &Hmac<Sha512>, signed: &str, signature: &str) -> Result<bool, Rejected> {
-    let mut signature_bytes = [0u8; 64];
-    let length = B64
-        .decode_slice(signature, &mut signature_bytes)
-        .map_err(|_| Rejected::Invalid("signature is not base64url".into()))?;
+    // An HS512 signature is 64 bytes (86 characters); the decoder asks for room for 66.
+    let mut signature_bytes = [0u8; 66];
+    let signature = base64url::decode_into(signature, &mut signature_bytes)
+        .ok_or_else(|| Rejected::Invalid("signature is not base64url".into()))?;
     let mut mac = hmac.clone();
     mac.update(signed.as_bytes());
-    Ok(mac.verify_slice(&signature_bytes[..length]).is_ok())
+    Ok(mac.verify_slice(signature).is_ok())
 }
 
 /// The claims every algorithm's tokens are held to once the signature holds: `exp` with
