@@ -1,6 +1,7 @@
 //! The in-process goals as ratios measured side by side: a whole external-auth request
-//! through the service against a bare jsonwebtoken HS512 encode of the same claims, and a
-//! request that is not ours through the layer against the inner service alone.
+//! through the service against a bare jsonwebtoken HS512 encode of the same claims; a
+//! request that is not ours through the layer against the inner service alone; and whole
+//! requests with 1,000,000 users stored against 1,000, and with 100,000 API keys against 1.
 //!
 //! Criterion (`benches/endpoints.rs`) measures one benchmark after another, seconds apart; on
 //! a shared machine whose speed drifts, a ratio of two such figures moves with the moment.
@@ -26,7 +27,9 @@ use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt};
 
 mod common;
-use common::{BareEncode, request};
+use common::{BareEncode, KEY, request};
+use techcentrix_auth::store::{ExternalProfile, UserStore};
+use techcentrix_auth::{ApiKey, AppId, MemoryApiKeyValidator, MemoryUserStore};
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -87,13 +90,59 @@ fn interleave(
         .collect()
 }
 
+/// The first quartile, the median and the third quartile.
 fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    (
-        values[0],
-        values[values.len() / 2],
-        values[values.len() - 1],
-    )
+    let at = |quarter: usize| values[(values.len() - 1) * quarter / 4];
+    (at(1), at(2), at(3))
+}
+
+/// Prints the medians of `a` and `b` (ns per operation) and of their per-round ratio, or
+/// difference when `difference` is set, with the middle half of the rounds.
+fn report(a: &str, b: &str, rounds: &[(f64, f64)], difference: bool, goal: &str) {
+    let (_, a_ns, _) = quartiles(rounds.iter().map(|r| r.0).collect());
+    let (_, b_ns, _) = quartiles(rounds.iter().map(|r| r.1).collect());
+    println!("  {a:<44} {a_ns:9.1} ns");
+    println!("  {b:<44} {b_ns:9.1} ns");
+    if difference {
+        let (low, mid, high) = quartiles(rounds.iter().map(|r| r.1 - r.0).collect());
+        println!(
+            "  {:<44} {mid:+9.1} ns  (middle half {low:+.1} to {high:+.1}; goal {goal})",
+            "difference"
+        );
+    } else {
+        let (low, mid, high) = quartiles(rounds.iter().map(|r| r.1 / r.0).collect());
+        println!(
+            "  {:<44} {mid:9.2}x   (middle half {low:.2}-{high:.2}; goal {goal})",
+            "ratio"
+        );
+    }
+}
+
+/// Signs up `users` users of app `acme` (realistic sizes) in a new in-memory store.
+fn users(rt: &Runtime, users: usize) -> MemoryUserStore {
+    let store = MemoryUserStore::new();
+    let app = AppId::from("acme");
+    rt.block_on(async {
+        for i in 0..users {
+            let profile = ExternalProfile {
+                external_id: format!("user-{i:08}"),
+                email: format!("user{i}@techcentrix.com"),
+                first_name: "Username".into(),
+            };
+            store.upsert_external(&app, &profile).await.unwrap();
+        }
+    });
+    store
+}
+
+/// `KEY` for app `acme` among `keys` keys.
+fn keys(keys: usize) -> MemoryApiKeyValidator {
+    let validator = MemoryApiKeyValidator::new();
+    for i in 1..keys {
+        validator.insert(format!("app{i}"), &ApiKey::new(format!("{KEY}-{i}")));
+    }
+    validator.with_key("acme", &ApiKey::new(KEY))
 }
 
 fn main() {
@@ -104,7 +153,21 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let auth = common::auth();
+    println!(
+        "{rounds} rounds, each a batch of one then of the other (alternately first); medians over the rounds"
+    );
+
+    let auth = common::auth_with(keys(1), users(&rt, 1_000));
+    // Every measured request is a sign-in of an existing user: sign it up first.
+    let sign_in = |auth: &techcentrix_auth::TechCentrixAuth| {
+        let service = auth.service();
+        let first = rt.block_on(service.clone().oneshot(request())).unwrap();
+        assert_eq!(first.status(), 200);
+        service
+    };
+    let service = sign_in(&auth);
+    let whole = || time_service(&rt, &service, request, batch);
+
     // The claims of the token the endpoint issues, encoded by jsonwebtoken alone.
     let bare = BareEncode::new(&auth);
     let encode = || {
@@ -114,15 +177,15 @@ fn main() {
         }
         start.elapsed() / batch as u32
     };
-
-    // Sign the user up once: every measured request is a sign-in of an existing user.
-    let service = auth.service();
-    let first = rt.block_on(service.clone().oneshot(request())).unwrap();
-    assert_eq!(first.status(), 200);
-    let whole = || time_service(&rt, &service, request, batch);
-    // Warm both up before measuring.
     interleave(20, encode, whole);
-    let external = interleave(rounds, encode, whole);
+    println!("whole request against a bare encode ({batch} operations a batch):");
+    report(
+        "bare jsonwebtoken HS512 encode",
+        "whole external-auth request (sign-in)",
+        &interleave(rounds, encode, whole),
+        false,
+        "<= 1.5",
+    );
 
     let inner = tower::service_fn(|_req: Request<Full<Bytes>>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hi"))))
@@ -133,35 +196,42 @@ fn main() {
     let alone = || time_service(&rt, &inner, other_request, 10 * batch);
     let through = || time_service(&rt, &layered, other_request, 10 * batch);
     interleave(20, alone, through);
-    let pass = interleave(rounds, alone, through);
+    println!(
+        "a request that is not ours ({} operations a batch):",
+        10 * batch
+    );
+    report(
+        "inner service alone",
+        "through the layer",
+        &interleave(rounds, alone, through),
+        true,
+        "<= +50 ns",
+    );
 
-    let (_, encode_ns, _) = quartiles(external.iter().map(|r| r.0).collect());
-    let (_, whole_ns, _) = quartiles(external.iter().map(|r| r.1).collect());
-    let (low, ratio, high) = quartiles(external.iter().map(|r| r.1 / r.0).collect());
-    println!("{rounds} rounds of {batch} operations each, interleaved; medians over the rounds");
-    println!(
-        "bare jsonwebtoken HS512 encode:         {:8.1} ns",
-        encode_ns
+    let million = common::auth_with(keys(1), users(&rt, 1_000_000));
+    let million = sign_in(&million);
+    let with_million = || time_service(&rt, &million, request, batch);
+    interleave(20, whole, with_million);
+    println!("whole requests by users stored:");
+    report(
+        "1,000 users",
+        "1,000,000 users",
+        &interleave(rounds, whole, with_million),
+        false,
+        "within 10%",
     );
-    println!(
-        "whole external-auth request (sign-in):  {:8.1} ns",
-        whole_ns
-    );
-    println!(
-        "whole request / encode:                 {ratio:8.2}x  (middle half of the rounds {low:.2}-{high:.2}; goal <= 1.5)"
-    );
-    let (_, alone_ns, _) = quartiles(pass.iter().map(|r| r.0).collect());
-    let (_, through_ns, _) = quartiles(pass.iter().map(|r| r.1).collect());
-    let (low, extra, high) = quartiles(pass.iter().map(|r| r.1 - r.0).collect());
-    println!(
-        "not ours, inner service alone:          {:8.1} ns",
-        alone_ns
-    );
-    println!(
-        "not ours, through the layer:            {:8.1} ns",
-        through_ns
-    );
-    println!(
-        "pass-through cost:                      {extra:+8.1} ns (middle half {low:+.1} to {high:+.1}; goal <= 50)"
+    drop(million);
+
+    let many_keys = common::auth_with(keys(100_000), users(&rt, 1_000));
+    let many_keys = sign_in(&many_keys);
+    let with_many_keys = || time_service(&rt, &many_keys, request, batch);
+    interleave(20, whole, with_many_keys);
+    println!("whole requests by API keys configured:");
+    report(
+        "1 key",
+        "100,000 keys",
+        &interleave(rounds, whole, with_many_keys),
+        false,
+        "within 10%",
     );
 }

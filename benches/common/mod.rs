@@ -20,9 +20,17 @@ const SECRET: [u8; 64] = [7; 64];
 
 /// In-memory stores, one key for app `acme`, HS512.
 pub(crate) fn auth() -> TechCentrixAuth {
+    auth_with(
+        MemoryApiKeyValidator::new().with_key("acme", &ApiKey::new(KEY)),
+        MemoryUserStore::new(),
+    )
+}
+
+/// These keys and users, HS512.
+pub(crate) fn auth_with(keys: MemoryApiKeyValidator, users: MemoryUserStore) -> TechCentrixAuth {
     TechCentrixAuth::builder()
-        .api_keys(MemoryApiKeyValidator::new().with_key("acme", &ApiKey::new(KEY)))
-        .user_store(MemoryUserStore::new())
+        .api_keys(keys)
+        .user_store(users)
         .signing_keys(SigningKeys::hs512(JwtSecret::new(SECRET.to_vec()).unwrap()))
         .build()
         .unwrap()
