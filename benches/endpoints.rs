@@ -14,11 +14,9 @@ use bytes::Bytes;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::Full;
-use techcentrix_auth::store::{ExternalProfile, UserStore};
+use techcentrix_auth::store::UserStore;
 use techcentrix_auth::token::{Claims, Expected, SigningKeys, TokenKind};
-use techcentrix_auth::{
-    ApiKey, ApiKeyValidator, AppId, JwtSecret, MemoryApiKeyValidator, MemoryUserStore,
-};
+use techcentrix_auth::{ApiKey, ApiKeyValidator, AppId, JwtSecret, MemoryApiKeyValidator};
 use tower::{Layer, Service, ServiceExt};
 
 mod common;
@@ -215,22 +213,8 @@ fn user_upsert(c: &mut Criterion) {
     let mut group = c.benchmark_group("user_upsert_existing");
     let app = AppId::from("acme");
     for n in [1_000usize, 1_000_000] {
-        let store = MemoryUserStore::new();
-        rt.block_on(async {
-            for i in 0..n {
-                let profile = ExternalProfile {
-                    external_id: format!("user{i}"),
-                    email: format!("user{i}@techcentrix.com"),
-                    first_name: "Name".into(),
-                };
-                store.upsert_external(&app, &profile).await.unwrap();
-            }
-        });
-        let profile = ExternalProfile {
-            external_id: format!("user{}", n / 2),
-            email: format!("user{}@techcentrix.com", n / 2),
-            first_name: "Name".into(),
-        };
+        let store = common::users(&rt, n);
+        let profile = common::profile(n / 2);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.to_async(&rt).iter(|| async {
                 store

@@ -28,8 +28,7 @@ use tower::{Layer, Service, ServiceExt};
 
 mod common;
 use common::{BareEncode, KEY, request};
-use techcentrix_auth::store::{ExternalProfile, UserStore};
-use techcentrix_auth::{ApiKey, AppId, MemoryApiKeyValidator, MemoryUserStore};
+use techcentrix_auth::{ApiKey, MemoryApiKeyValidator, TechCentrixAuth};
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -119,23 +118,6 @@ fn report(a: &str, b: &str, rounds: &[(f64, f64)], difference: bool, goal: &str)
     }
 }
 
-/// Signs up `users` users of app `acme` (realistic sizes) in a new in-memory store.
-fn users(rt: &Runtime, users: usize) -> MemoryUserStore {
-    let store = MemoryUserStore::new();
-    let app = AppId::from("acme");
-    rt.block_on(async {
-        for i in 0..users {
-            let profile = ExternalProfile {
-                external_id: format!("user-{i:08}"),
-                email: format!("user{i}@techcentrix.com"),
-                first_name: "Username".into(),
-            };
-            store.upsert_external(&app, &profile).await.unwrap();
-        }
-    });
-    store
-}
-
 /// `KEY` for app `acme` among `keys` keys.
 fn keys(keys: usize) -> MemoryApiKeyValidator {
     let validator = MemoryApiKeyValidator::new();
@@ -157,9 +139,9 @@ fn main() {
         "{rounds} rounds, each a batch of one then of the other (alternately first); medians over the rounds"
     );
 
-    let auth = common::auth_with(keys(1), users(&rt, 1_000));
+    let auth = common::auth_with(keys(1), common::users(&rt, 1_000));
     // Every measured request is a sign-in of an existing user: sign it up first.
-    let sign_in = |auth: &techcentrix_auth::TechCentrixAuth| {
+    let sign_in = |auth: &TechCentrixAuth| {
         let service = auth.service();
         let first = rt.block_on(service.clone().oneshot(request())).unwrap();
         assert_eq!(first.status(), 200);
@@ -208,30 +190,30 @@ fn main() {
         "<= +50 ns",
     );
 
-    let million = common::auth_with(keys(1), users(&rt, 1_000_000));
-    let million = sign_in(&million);
-    let with_million = || time_service(&rt, &million, request, batch);
-    interleave(20, whole, with_million);
-    println!("whole requests by users stored:");
-    report(
+    // Whole requests with more stored, against `whole` (1 key, 1,000 users).
+    let scale = |title: &str, small: &str, large: &str, auth: TechCentrixAuth| {
+        let service = sign_in(&auth);
+        let larger = || time_service(&rt, &service, request, batch);
+        interleave(20, whole, larger);
+        println!("whole requests by {title}:");
+        report(
+            small,
+            large,
+            &interleave(rounds, whole, larger),
+            false,
+            "within 10%",
+        );
+    };
+    scale(
+        "users stored",
         "1,000 users",
         "1,000,000 users",
-        &interleave(rounds, whole, with_million),
-        false,
-        "within 10%",
+        common::auth_with(keys(1), common::users(&rt, 1_000_000)),
     );
-    drop(million);
-
-    let many_keys = common::auth_with(keys(100_000), users(&rt, 1_000));
-    let many_keys = sign_in(&many_keys);
-    let with_many_keys = || time_service(&rt, &many_keys, request, batch);
-    interleave(20, whole, with_many_keys);
-    println!("whole requests by API keys configured:");
-    report(
+    scale(
+        "API keys configured",
         "1 key",
         "100,000 keys",
-        &interleave(rounds, whole, with_many_keys),
-        false,
-        "within 10%",
+        common::auth_with(keys(100_000), common::users(&rt, 1_000)),
     );
 }

@@ -1,14 +1,16 @@
 //! What the in-process benches share: the guide's request, a service with in-memory stores,
-//! and the bare jsonwebtoken encode of the claims the endpoint issues.
+//! stores filled with users, and the bare jsonwebtoken encode of the claims the endpoint
+//! issues.
 
 #![allow(dead_code)] // each bench uses part of it
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
+use techcentrix_auth::store::{ExternalProfile, UserStore};
 use techcentrix_auth::token::{Claims, SigningKeys, TokenKind};
 use techcentrix_auth::{
-    ApiKey, JwtSecret, MemoryApiKeyValidator, MemoryUserStore, TechCentrixAuth,
+    ApiKey, AppId, JwtSecret, MemoryApiKeyValidator, MemoryUserStore, TechCentrixAuth,
 };
 
 pub(crate) const KEY: &str = "bench-key-0123456789abcdef0123456789";
@@ -77,4 +79,25 @@ impl BareEncode {
         use std::hint::black_box;
         jsonwebtoken::encode(black_box(&self.header), black_box(&self.claims), &self.key).unwrap()
     }
+}
+
+/// User `i` of app `acme`, with realistic sizes.
+pub(crate) fn profile(i: usize) -> ExternalProfile {
+    ExternalProfile {
+        external_id: format!("user-{i:08}"),
+        email: format!("user{i}@techcentrix.com"),
+        first_name: "Username".into(),
+    }
+}
+
+/// A new in-memory store holding users `0..users` of app `acme`.
+pub(crate) fn users(rt: &tokio::runtime::Runtime, users: usize) -> MemoryUserStore {
+    let store = MemoryUserStore::new();
+    let app = AppId::from("acme");
+    rt.block_on(async {
+        for i in 0..users {
+            store.upsert_external(&app, &profile(i)).await.unwrap();
+        }
+    });
+    store
 }
