@@ -1,6 +1,6 @@
 //! In-process costs: a whole external-auth request through the tower service next to a bare
-//! jsonwebtoken HS512 encode of the same claims, token issue and verify, redemption and
-//! refresh through the service, the layer's pass-through cost, key look-up
+//! jsonwebtoken HS512 encode of the same claims, token issue and verify, redemption,
+//! refresh, sign-out and the JWKS through the service, the layer's pass-through cost, key look-up
 //! with 1 and 100,000 keys, and user upserts with 1,000 and 1,000,000 users.
 //!
 //! Run with: cargo bench --bench endpoints
@@ -83,13 +83,14 @@ fn tokens(c: &mut Criterion) {
     group.finish();
 }
 
-/// Redemption and refresh through the service; each request gets a fresh oneTimeToken or
-/// refresh token, made before the measured loop.
+/// Redemption, refresh and sign-out through the service; each request gets a fresh
+/// oneTimeToken, refresh token or access token (its own session), made before the measured
+/// loop. And the JWKS, which needs nothing.
 fn session_endpoints(c: &mut Criterion) {
     let rt = runtime();
     let service = auth().service();
     let mut group = c.benchmark_group("sessions");
-    for endpoint in ["redeem", "refresh"] {
+    for endpoint in ["redeem", "refresh", "sign_out"] {
         let service = service.clone();
         group.bench_function(endpoint, |b| {
             b.to_async(&rt).iter_custom(|iters| {
@@ -98,29 +99,45 @@ fn session_endpoints(c: &mut Criterion) {
                     let mut requests = Vec::with_capacity(iters as usize);
                     for _ in 0..iters {
                         let redeem = redeem_request(one_time_token(&service).await);
-                        requests.push(match endpoint {
-                            "redeem" => redeem,
-                            _ => {
-                                let session =
-                                    json_of(service.clone().oneshot(redeem).await.unwrap()).await;
-                                let refresh = session["refreshToken"].as_str().unwrap().to_owned();
-                                json_post(
-                                    "/user/api/auth/refresh",
-                                    format!(r#"{{"refreshToken":"{refresh}"}}"#),
-                                )
-                            }
+                        if endpoint == "redeem" {
+                            requests.push((redeem, 200));
+                            continue;
+                        }
+                        let session = json_of(service.clone().oneshot(redeem).await.unwrap()).await;
+                        let token = |name: &str| session[name].as_str().unwrap().to_owned();
+                        requests.push(if endpoint == "refresh" {
+                            let body = format!(r#"{{"refreshToken":"{}"}}"#, token("refreshToken"));
+                            (json_post("/user/api/auth/refresh", body), 200)
+                        } else {
+                            let request = Request::post("/user/api/auth/sign-out")
+                                .header("authorization", format!("Bearer {}", token("accessToken")))
+                                .body(Full::new(Bytes::new()))
+                                .unwrap();
+                            (request, 204)
                         });
                     }
                     let start = std::time::Instant::now();
-                    for request in requests {
+                    for (request, status) in requests {
                         let response = service.clone().oneshot(request).await.unwrap();
-                        assert_eq!(response.status(), 200);
+                        assert_eq!(response.status(), status);
                     }
                     start.elapsed()
                 }
             })
         });
     }
+    group.bench_function("jwks", |b| {
+        b.to_async(&rt).iter(|| {
+            let request = Request::get("/.well-known/jwks.json")
+                .body(Full::new(Bytes::new()))
+                .unwrap();
+            let service = service.clone();
+            async move {
+                let response = service.oneshot(request).await.unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        })
+    });
     group.finish();
 }
 
