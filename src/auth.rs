@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) events: Arc<dyn AuthEvents>,
     pub(crate) rate_limiter: Option<Arc<dyn RateLimiter>>,
+    /// The JWKS answer's body: the keys never change after the build.
+    pub(crate) jwks: bytes::Bytes,
 }
 
 impl Shared {
@@ -240,7 +242,6 @@ impl AuthBuilder {
         Ok(TechCentrixAuth {
             shared: Arc::new(Shared {
                 config,
-                keys,
                 api_keys,
                 users: self
                     .users
@@ -253,6 +254,8 @@ impl AuthBuilder {
                     .unwrap_or_else(|| Arc::new(MemorySessionStore::new())),
                 events: self.events.unwrap_or_else(|| Arc::new(NoEvents)),
                 rate_limiter: self.rate_limiter,
+                jwks: jwks_body(&keys),
+                keys,
             }),
         })
     }
@@ -265,4 +268,12 @@ impl fmt::Debug for AuthBuilder {
             .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
+}
+
+/// The JWKS document of `keys`, serialized once.
+fn jwks_body(keys: &SigningKeys) -> bytes::Bytes {
+    // A `JwkSet` is strings and lists: serializing it cannot fail.
+    serde_json::to_vec(&keys.jwks())
+        .expect("a JWK set serializes")
+        .into()
 }
