@@ -82,21 +82,15 @@ impl KeyDigest {
 }
 
 impl PartialEq for KeyDigest {
-    /// Constant-time: the two digests' differences are folded word by word, with no branch
-    /// on the data, and only the folded word is compared (through `subtle`, whose barrier
-    /// then runs once rather than once per byte).
+    /// Constant-time: the two digests' differences are folded into one byte, with no branch
+    /// on the data, and only that byte is compared (through `subtle`, whose barrier then
+    /// runs once rather than once per byte).
     fn eq(&self, other: &Self) -> bool {
-        let words = |bytes: &[u8; 32]| {
-            let mut out = [0u64; 4];
-            for (word, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
-                *word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            }
-            out
-        };
-        let difference = words(&self.0)
+        let difference = self
+            .0
             .iter()
-            .zip(words(&other.0))
-            .fold(0u64, |acc, (a, b)| acc | (a ^ b));
+            .zip(&other.0)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         difference.ct_eq(&0).into()
     }
 }
