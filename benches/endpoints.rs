@@ -7,7 +7,6 @@
 
 #![allow(missing_docs)] // criterion_group! makes an undocumented pub fn
 
-use std::convert::Infallible;
 use std::hint::black_box;
 
 use bytes::Bytes;
@@ -16,18 +15,11 @@ use http::{Request, Response};
 use http_body_util::Full;
 use techcentrix_auth::store::UserStore;
 use techcentrix_auth::token::{Claims, Expected, SigningKeys, TokenKind};
-use techcentrix_auth::{ApiKey, ApiKeyValidator, AppId, JwtSecret, MemoryApiKeyValidator};
+use techcentrix_auth::{ApiKey, ApiKeyValidator, AppId, JwtSecret};
 use tower::{Layer, Service, ServiceExt};
 
 mod common;
-use common::{BareEncode, KEY, auth, request};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use common::{BareEncode, KEY, auth, keys, other_request, request, runtime};
 
 fn external_request_vs_encode(c: &mut Criterion) {
     let rt = runtime();
@@ -180,27 +172,20 @@ async fn one_time_token(service: &techcentrix_auth::AuthService) -> String {
 
 fn pass_through(c: &mut Criterion) {
     let rt = runtime();
-    let inner = tower::service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hi"))))
-    });
+    let inner = common::inner();
     let layered = auth().layer().layer(inner);
-    let other = || {
-        Request::get("/api/things")
-            .body(Full::new(Bytes::new()))
-            .unwrap()
-    };
     let mut group = c.benchmark_group("pass_through");
     group.bench_function("inner_alone", |b| {
         let mut svc = inner;
         b.to_async(&rt).iter(|| {
-            let fut = svc.call(other());
+            let fut = svc.call(other_request());
             async { fut.await.unwrap() }
         })
     });
     group.bench_function("through_layer", |b| {
         let mut svc = layered.clone();
         b.to_async(&rt).iter(|| {
-            let fut = svc.call(other());
+            let fut = svc.call(other_request());
             async { fut.await.unwrap() }
         })
     });
@@ -211,11 +196,7 @@ fn key_lookup(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("key_lookup");
     for n in [1usize, 100_000] {
-        let validator = MemoryApiKeyValidator::new();
-        for i in 0..n - 1 {
-            validator.insert(format!("app{i}"), &ApiKey::new(format!("{KEY}-{i}")));
-        }
-        validator.insert("acme", &ApiKey::new(KEY));
+        let validator = keys(n);
         let key = ApiKey::new(KEY);
         group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.to_async(&rt)

@@ -16,19 +16,18 @@
 //! Run with: cargo bench --bench ratios
 //! Knobs: ROUNDS (401), BATCH (operations per batch, 200).
 
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::Full;
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt};
 
 mod common;
-use common::{BareEncode, KEY, request};
-use techcentrix_auth::{ApiKey, MemoryApiKeyValidator, TechCentrixAuth};
+use common::{BareEncode, keys, other_request, request};
+use techcentrix_auth::TechCentrixAuth;
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -36,12 +35,6 @@ fn knob(name: &str, default: usize) -> usize {
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(default)
-}
-
-fn other_request() -> Request<Full<Bytes>> {
-    Request::get("/api/things")
-        .body(Full::new(Bytes::new()))
-        .unwrap()
 }
 
 /// Runs `batch` calls of a service on requests made before the clock starts; the answers
@@ -70,12 +63,14 @@ where
 }
 
 /// Per round: the time per operation of `a`, then of `b` (or `b` first in odd rounds).
+/// Twenty rounds of warm-up come first and are not kept.
 fn interleave(
     rounds: usize,
     mut a: impl FnMut() -> Duration,
     mut b: impl FnMut() -> Duration,
 ) -> Vec<(f64, f64)> {
-    (0..rounds)
+    const WARM_UP: usize = 20;
+    (0..WARM_UP + rounds)
         .map(|round| {
             let (ta, tb) = if round % 2 == 0 {
                 let ta = a();
@@ -86,6 +81,7 @@ fn interleave(
             };
             (ta.as_secs_f64() * 1e9, tb.as_secs_f64() * 1e9)
         })
+        .skip(WARM_UP)
         .collect()
 }
 
@@ -118,23 +114,11 @@ fn report(a: &str, b: &str, rounds: &[(f64, f64)], difference: bool, goal: &str)
     }
 }
 
-/// `KEY` for app `acme` among `keys` keys.
-fn keys(keys: usize) -> MemoryApiKeyValidator {
-    let validator = MemoryApiKeyValidator::new();
-    for i in 1..keys {
-        validator.insert(format!("app{i}"), &ApiKey::new(format!("{KEY}-{i}")));
-    }
-    validator.with_key("acme", &ApiKey::new(KEY))
-}
-
 fn main() {
     // `cargo bench` passes `--bench`; there is nothing to parse.
     let rounds = knob("ROUNDS", 401);
     let batch = knob("BATCH", 200);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     println!(
         "{rounds} rounds, each a batch of one then of the other (alternately first); medians over the rounds"
     );
@@ -159,7 +143,6 @@ fn main() {
         }
         start.elapsed() / batch as u32
     };
-    interleave(20, encode, whole);
     println!("whole request against a bare encode ({batch} operations a batch):");
     report(
         "bare jsonwebtoken HS512 encode",
@@ -169,15 +152,12 @@ fn main() {
         "<= 1.5",
     );
 
-    let inner = tower::service_fn(|_req: Request<Full<Bytes>>| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hi"))))
-    });
+    let inner = common::inner();
     let layered = auth.layer().layer(inner);
     // A pass-through is ~100 ns: ten times the batch keeps a batch well above the clock's
     // resolution (its requests, bodiless GETs, are small enough to stay in the cache).
     let alone = || time_service(&rt, &inner, other_request, 10 * batch);
     let through = || time_service(&rt, &layered, other_request, 10 * batch);
-    interleave(20, alone, through);
     println!(
         "a request that is not ours ({} operations a batch):",
         10 * batch
@@ -194,7 +174,6 @@ fn main() {
     let scale = |title: &str, small: &str, large: &str, auth: TechCentrixAuth| {
         let service = sign_in(&auth);
         let larger = || time_service(&rt, &service, request, batch);
-        interleave(20, whole, larger);
         println!("whole requests by {title}:");
         report(
             small,

@@ -20,12 +20,26 @@ pub(crate) const BODY: &str =
 /// The HS512 secret of [`auth`] and [`BareEncode`].
 const SECRET: [u8; 64] = [7; 64];
 
+/// A single-threaded runtime, as a bench drives one request at a time.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// `KEY` for app `acme` among `keys` keys.
+pub(crate) fn keys(keys: usize) -> MemoryApiKeyValidator {
+    let validator = MemoryApiKeyValidator::new();
+    for i in 1..keys {
+        validator.insert(format!("app{i}"), &ApiKey::new(format!("{KEY}-{i}")));
+    }
+    validator.with_key("acme", &ApiKey::new(KEY))
+}
+
 /// In-memory stores, one key for app `acme`, HS512.
 pub(crate) fn auth() -> TechCentrixAuth {
-    auth_with(
-        MemoryApiKeyValidator::new().with_key("acme", &ApiKey::new(KEY)),
-        MemoryUserStore::new(),
-    )
+    auth_with(keys(1), MemoryUserStore::new())
 }
 
 /// These keys and users, HS512.
@@ -45,6 +59,25 @@ pub(crate) fn request() -> Request<Full<Bytes>> {
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from_static(BODY.as_bytes())))
         .unwrap()
+}
+
+/// A request that is not ours: it passes through the layer.
+pub(crate) fn other_request() -> Request<Full<Bytes>> {
+    Request::get("/api/things")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
+/// The service the layer wraps in the pass-through benches: answers "hi".
+pub(crate) fn inner() -> impl tower::Service<
+    Request<Full<Bytes>>,
+    Response = http::Response<Full<Bytes>>,
+    Error = std::convert::Infallible,
+    Future: Send,
+> + Copy {
+    tower::service_fn(|_request: Request<Full<Bytes>>| async {
+        Ok(http::Response::new(Full::new(Bytes::from_static(b"hi"))))
+    })
 }
 
 /// jsonwebtoken alone encoding the claims of a oneTimeToken of `auth`'s key: the yardstick
