@@ -75,6 +75,10 @@ impl AuthConfig {
     pub const MAX_SESSION_TTL: Duration = Duration::from_secs(365 * 86_400);
     /// The largest leeway allowed.
     pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+    /// The clock difference tolerated between the hosts that verify tokens and the host
+    /// that keeps the replay ledger (Redis or the database): a used `jti` is kept that much
+    /// longer than its token verifies, plus one second for verification's whole seconds.
+    pub const LEDGER_CLOCK_SKEW: Duration = Duration::from_secs(5);
 
     /// Sets the path of the external endpoint.
     pub fn with_external_path(mut self, path: impl Into<String>) -> Self {

@@ -13,7 +13,7 @@ use crate::secret::random_token;
 use crate::store::{Consumed, Rotation, Session};
 use crate::sync::unix_seconds;
 use crate::token::{Claims, Expected, TokenKind};
-use crate::{AppId, BoxError, Error, KeyDigest, SessionId, UserId, json, request};
+use crate::{AppId, AuthConfig, BoxError, Error, KeyDigest, SessionId, UserId, json, request};
 
 /// The header naming the app at redemption.
 pub(crate) const APP_ID_HEADER: &str = "x-techcentrix-app-id";
@@ -51,16 +51,24 @@ where
         tracing::debug!("oneTimeToken names no stored user");
         return Err(Error::InvalidOneTimeToken);
     }
-    // Last, so that a token refused for another reason is not used up.
+    // Last, so that a token refused for another reason is not used up. The ledger keeps the
+    // jti past the last instant the token verifies (its whole second, and the clock skew
+    // allowed between this host and the ledger's).
+    let verifies_until = claims.exp.saturating_add(leeway);
+    let keep_until = verifies_until
+        .saturating_add(AuthConfig::LEDGER_CLOCK_SKEW.as_secs())
+        .saturating_add(1);
     let consumed = shared
-        .store_call(
-            shared
-                .ledger
-                .consume(&claims.jti, claims.exp.saturating_add(leeway)),
-        )
+        .store_call(shared.ledger.consume(&claims.jti, keep_until))
         .await?;
     if consumed == Consumed::Replayed {
         tracing::debug!("oneTimeToken replayed");
+        return Err(Error::InvalidOneTimeToken);
+    }
+    // However long the store calls took, the token is taken only while it still verifies:
+    // past that, a ledger may already have forgotten the jti.
+    if unix_seconds() > verifies_until {
+        tracing::debug!("oneTimeToken expired while it was being redeemed");
         return Err(Error::InvalidOneTimeToken);
     }
     let session = Session {

@@ -244,8 +244,12 @@ pub enum Consumed {
 
 /// Remembers used oneTimeTokens: "consume this `jti` until `expires_at`" answers whether
 /// this is its first use. Atomic: of concurrent calls for one `jti`, exactly one is
-/// [`Consumed::First`]. An entry may be forgotten after `expires_at` (unix seconds), when
-/// the token no longer verifies anyway.
+/// [`Consumed::First`]. A `jti` the ledger holds is [`Consumed::Replayed`] whatever the
+/// time, even past its `expires_at`; an entry may be forgotten once `expires_at` (unix
+/// seconds) has passed on the ledger's own clock. The redemption endpoint asks for the
+/// token's `exp` plus the leeway, [`AuthConfig::LEDGER_CLOCK_SKEW`](crate::AuthConfig::LEDGER_CLOCK_SKEW)
+/// and one second, and refuses a token that stopped verifying while it was being redeemed,
+/// so a forgotten entry can never let a token through twice.
 ///
 /// A complete custom implementation:
 ///

@@ -308,15 +308,13 @@ macro_rules! sql_stores {
                     self.purge_expired(now).await?;
                 }
                 let expires_at = i64::try_from(expires_at).unwrap_or(i64::MAX);
-                // A leftover expired row for the same id is replaced: the id lives anew.
+                // A row for the id, expired or not, means used: never new again while held.
                 let done = sqlx::query(
                     "INSERT INTO tcx_replay (jti, expires_at) VALUES ($1, $2)
-                     ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
-                     WHERE tcx_replay.expires_at < $3",
+                     ON CONFLICT (jti) DO NOTHING",
                 )
                 .bind(jti)
                 .bind(expires_at)
-                .bind(now)
                 .execute(&self.pool)
                 .await
                 .map_err(store_error)?;

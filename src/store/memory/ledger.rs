@@ -95,11 +95,7 @@ impl MemoryReplayLedger {
         }
         shard.next_expiry = shard.next_expiry.min(expires_at);
         match shard.used.entry(id) {
-            Entry::Occupied(mut entry) if *entry.get() < now => {
-                // Expired and not swept yet: a new life for the id.
-                entry.insert(expires_at);
-                Consumed::First
-            }
+            // Held, even past its expiry: a used id is never new again while it is held.
             Entry::Occupied(_) => Consumed::Replayed,
             Entry::Vacant(entry) => {
                 entry.insert(expires_at);
@@ -131,6 +127,18 @@ impl ReplayLedger for MemoryReplayLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_held_id_stays_used_past_its_expiry() {
+        let ledger = MemoryReplayLedger::new();
+        // A sweep ran at 101 (sweeps come at most once a second)...
+        ledger.purge_expired(101);
+        // ...then a late caller consumes an id whose expiry has passed: it is held until the
+        // next sweep, and used all that time.
+        assert_eq!(ledger.consume_at("a", 100, 101), Consumed::First);
+        assert_eq!(ledger.consume_at("a", 100, 101), Consumed::Replayed);
+        assert_eq!(ledger.consume_at("a", 500, 101), Consumed::Replayed);
+    }
 
     #[test]
     fn second_use_is_a_replay() {
