@@ -193,3 +193,47 @@ async fn closed_pool_is_unavailable_not_internal() {
         .await
         .assert_error(503, 7);
 }
+
+/// A database whose write lock another process holds: a sign-up (a write) answers 503/7
+/// with `Retry-After` once the store timeout is up, not after SQLite's 5 s busy wait, while a
+/// sign-in that changes nothing (an inline read; WAL readers never wait for the writer)
+/// still answers 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_write_lock_answers_503_within_the_store_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let pool = sqlite::open(&path).await.unwrap();
+    let timeout = std::time::Duration::from_secs(1);
+    let auth = auth_with(
+        keys(),
+        SqliteUserStore::new(pool),
+        AuthConfig::default().with_store_timeout(timeout),
+    );
+    assert_eq!(
+        call(&auth, guide_request(KEY, GUIDE_BODY)).await.status,
+        200
+    );
+
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder
+        .execute_batch("BEGIN IMMEDIATE; UPDATE tcx_users SET first_name = first_name;")
+        .unwrap();
+
+    let started = std::time::Instant::now();
+    let new_user = r#"{"id":"new-user","email":"n@x.io","firstName":"N"}"#;
+    let answer = call(&auth, guide_request(KEY, new_user)).await;
+    let took = started.elapsed();
+    answer.assert_error(503, 7);
+    assert!(answer.headers.contains_key("retry-after"));
+    assert!(
+        took < timeout + std::time::Duration::from_millis(500),
+        "{took:?}"
+    );
+
+    let read_only = call(&auth, guide_request(KEY, GUIDE_BODY)).await;
+    assert_eq!(read_only.status, 200, "{}", read_only.text());
+
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    assert_eq!(call(&auth, guide_request(KEY, new_user)).await.status, 200);
+}

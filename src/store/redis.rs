@@ -174,3 +174,51 @@ impl RateLimiter for RedisRateLimiter {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use redis::{ErrorKind, RedisError, ServerErrorKind};
+
+    use super::redis_error;
+
+    /// Every way the SPEC names of Redis not answering now is 503/7, never 500/9.
+    #[test]
+    fn each_failure_is_unavailable() {
+        let io = |kind| RedisError::from(std::io::Error::new(kind, "redis"));
+        let table: Vec<(&str, RedisError)> = vec![
+            (
+                "connection refused",
+                io(std::io::ErrorKind::ConnectionRefused),
+            ),
+            ("connection reset", io(std::io::ErrorKind::ConnectionReset)),
+            ("timeout", io(std::io::ErrorKind::TimedOut)),
+            (
+                "LOADING",
+                (ErrorKind::Server(ServerErrorKind::BusyLoading), "LOADING").into(),
+            ),
+            (
+                "READONLY",
+                (ErrorKind::Server(ServerErrorKind::ReadOnly), "READONLY").into(),
+            ),
+            (
+                "CLUSTERDOWN",
+                (
+                    ErrorKind::Server(ServerErrorKind::ClusterDown),
+                    "CLUSTERDOWN",
+                )
+                    .into(),
+            ),
+            (
+                "MASTERDOWN",
+                (ErrorKind::Server(ServerErrorKind::MasterDown), "MASTERDOWN").into(),
+            ),
+            (
+                "TRYAGAIN",
+                (ErrorKind::Server(ServerErrorKind::TryAgain), "TRYAGAIN").into(),
+            ),
+        ];
+        for (what, err) in table {
+            assert!(redis_error(err).is_unavailable(), "{what}");
+        }
+    }
+}

@@ -78,9 +78,13 @@ impl Readers {
     }
 }
 
+/// The same outcomes as the pool's errors (`sql::store_error`): BUSY, LOCKED, IOERR, FULL
+/// and CANTOPEN are "unavailable".
 fn read_error(err: rusqlite::Error) -> StoreError {
-    match err.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+    match &err {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if crate::store::sql::sqlite_is_transient(failure.extended_code) =>
+        {
             StoreError::unavailable(err)
         }
         _ => StoreError::other(err),
