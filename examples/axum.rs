@@ -4,12 +4,11 @@
 //! `GET /me` behind the access-token guard. Reads the SPEC §6 environment: TCX_LISTEN,
 //! TCX_API_KEYS, TCX_JWT_SECRET, TCX_SIGNING_KEYS, TCX_DATABASE_URL, TCX_STORE_TIMEOUT,
 //! TCX_ONE_TIME_TOKEN_TTL, TCX_ACCESS_TOKEN_TTL, TCX_SESSION_TTL, TCX_TOKEN_LEEWAY,
-//! TCX_ISSUER, TCX_RATE_LIMIT (see the README's configuration table).
+//! TCX_ISSUER, TCX_RATE_LIMIT, and the serve loop's TCX_HEADER_READ_TIMEOUT,
+//! TCX_BODY_READ_TIMEOUT and TCX_MAX_CONNECTIONS (see the README's configuration table).
 
 use std::process::ExitCode;
 
-use axum::ServiceExt;
-use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::routing::get;
 use axum::{Router, response::IntoResponse};
@@ -43,19 +42,8 @@ async fn main() -> ExitCode {
         .with_state(auth.clone());
     // The auth endpoints in front of the router (not `Router::layer`, which wraps each route
     // and the fallback): their requests skip the routing, the rest pass through.
-    let app = ServiceBuilder::new()
-        .map_response(|response: http::Response<_>| response.map(Body::new))
-        .layer(auth.layer())
-        .service(app);
-    let app = ServiceExt::<axum::extract::Request>::into_make_service(app);
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(common::shutdown_signal())
-        .await
-    {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: server failed: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    let app = ServiceBuilder::new().layer(auth.layer()).service(app);
+    // Served by the shared loop (hyper with its header-read timeout, the body-read timeout and
+    // the connection cap), which `axum::serve` cannot be configured for.
+    common::serve(listener, app).await
 }

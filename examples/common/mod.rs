@@ -1,27 +1,106 @@
-//! What the reference servers share: logging, the environment, the listener and the
-//! shutdown signal. Each server is then only its serve loop.
+//! What the reference servers share: logging, the environment, the listener, the shutdown
+//! signal and the serve loop, with its defences against hostile clients (a header-read
+//! timeout, a body-read timeout and a connection cap). Each server is then only its service.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::Response;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use techcentrix_auth::env::EnvConfig;
 use techcentrix_auth::events::TracingEvents;
 use techcentrix_auth::token::Claims;
-use techcentrix_auth::{Error, TechCentrixAuth};
+use techcentrix_auth::{BoxError, Error, TechCentrixAuth};
 use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Sleep;
+use tower::{Service, ServiceExt};
 use tracing_subscriber::EnvFilter;
 
 /// The longest a graceful shutdown may take before the process exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(9);
 
+/// How long the accept loop pauses after an error that is not one connection's own (such as
+/// running out of file descriptors), so that it does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// The serve loop's own settings (the server's, not the library's), from the environment.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Limits {
+    /// `TCX_HEADER_READ_TIMEOUT`: how long a client has to send a whole request head, counted
+    /// from the connection's start or the end of the previous response. Default 10 s.
+    pub(crate) header_read_timeout: Duration,
+    /// `TCX_BODY_READ_TIMEOUT`: how long a client has to send a whole request body, counted
+    /// from when the service starts waiting for it. Default 10 s.
+    pub(crate) body_read_timeout: Duration,
+    /// `TCX_MAX_CONNECTIONS`: connections served at once; more wait in the listen backlog.
+    /// Default 1024.
+    pub(crate) max_connections: usize,
+}
+
+impl Limits {
+    const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+    const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+    const MAX_TIMEOUT_SECS: f64 = 3600.0;
+    const MAX_CONNECTIONS: usize = 1_000_000;
+
+    /// Reads the variables through `lookup`; a variable set to the empty string counts as
+    /// unset, as for the library's settings. The error names the variable at fault.
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
+        let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        let timeout = |name: &str| match var(name) {
+            None => Ok(Self::DEFAULT_TIMEOUT),
+            Some(v) => v
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0 && *s <= Self::MAX_TIMEOUT_SECS)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| {
+                    format!("{name}: `{v}` is not a number of seconds from 0 (excluded) to 3600")
+                }),
+        };
+        let max_connections = match var("TCX_MAX_CONNECTIONS") {
+            None => Self::DEFAULT_MAX_CONNECTIONS,
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=Self::MAX_CONNECTIONS).contains(n))
+                .ok_or_else(|| {
+                    format!("TCX_MAX_CONNECTIONS: `{v}` is not a whole number from 1 to 1000000")
+                })?,
+        };
+        Ok(Limits {
+            header_read_timeout: timeout("TCX_HEADER_READ_TIMEOUT")?,
+            body_read_timeout: timeout("TCX_BODY_READ_TIMEOUT")?,
+            max_connections,
+        })
+    }
+}
+
+/// The bound listener and the limits the serve loop applies to its connections.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    tcp: TcpListener,
+    limits: Limits,
+}
+
 /// Sets up logging (to stderr, `RUST_LOG` or `info`), reads the environment, opens the
 /// stores and binds the listener. On a bad setting it prints the error naming the variable
 /// and returns the exit code to stop with.
-pub(crate) async fn start() -> Result<(TechCentrixAuth, TcpListener), ExitCode> {
+pub(crate) async fn start() -> Result<(TechCentrixAuth, Listener), ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
@@ -32,6 +111,7 @@ pub(crate) async fn start() -> Result<(TechCentrixAuth, TcpListener), ExitCode> 
         ExitCode::from(2)
     };
     let config = EnvConfig::from_env().map_err(|e| fail(e.to_string()))?;
+    let limits = Limits::from_lookup(|name| std::env::var(name).ok()).map_err(fail)?;
     let server = config
         .build(TracingEvents)
         .await
@@ -53,12 +133,166 @@ pub(crate) async fn start() -> Result<(TechCentrixAuth, TcpListener), ExitCode> 
         .local_addr()
         .map_err(|e| fail(format!("TCX_LISTEN: {e}")))?;
     println!("listening on http://{address}");
+    let listener = Listener {
+        tcp: listener,
+        limits,
+    };
     Ok((server.auth, listener))
+}
+
+/// Serves HTTP/1.1 on `listener` with `service` until SIGINT or SIGTERM, then finishes the
+/// requests in flight and returns the exit code (0).
+///
+/// Against hostile clients:
+/// - a connection that has not sent a whole request head within `TCX_HEADER_READ_TIMEOUT`
+///   (from its start, or from the end of the previous response when kept alive) is closed
+///   (hyper's header-read timeout);
+/// - a request whose body is not whole within `TCX_BODY_READ_TIMEOUT` of when the service
+///   starts waiting for it has its connection closed without an answer ([`TimedBody`]);
+/// - at most `TCX_MAX_CONNECTIONS` connections are served at once: at the cap the loop stops
+///   accepting, so new connections wait in the kernel's listen backlog (they are not refused)
+///   and are served as soon as a slot frees.
+pub(crate) async fn serve<S, B>(listener: Listener, service: S) -> ExitCode
+where
+    S: Service<Request<TimedBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let Listener { tcp, limits } = listener;
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        // A free slot before the next accept: at the cap, connections wait in the backlog.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = tcp.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::warn!(error = %err, "accept failed");
+                    if !is_connection_error(&err) {
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Set by the request body's timer when it runs out: the connection is then dropped.
+        let cut_off = Arc::new(Notify::new());
+        let hyper_service = {
+            let cut_off = cut_off.clone();
+            let service = service.clone();
+            let timeout = limits.body_read_timeout;
+            hyper::service::service_fn(move |request: Request<Incoming>| {
+                let request = request.map(|body| TimedBody::new(body, timeout, cut_off.clone()));
+                service.clone().oneshot(request)
+            })
+        };
+        let connection = builder.serve_connection(TokioIo::new(stream), hyper_service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _slot = slot;
+            tokio::select! {
+                biased;
+                () = cut_off.notified() => {
+                    tracing::debug!(%peer, "request body not received in time; connection closed");
+                }
+                result = connection => {
+                    if let Err(err) = result {
+                        tracing::debug!(%peer, error = %err, "connection error");
+                    }
+                }
+            }
+        });
+    }
+    drop(tcp);
+    graceful.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Accept errors that concern one connection only (the next accept may succeed at once).
+fn is_connection_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        err.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    )
+}
+
+pin_project_lite::pin_project! {
+    /// A request body that must be whole within `TCX_BODY_READ_TIMEOUT` of the first time
+    /// the service waits for it (not of the end of the head: time the service spends before
+    /// reading, such as a slow store at the key check, is not the client's). Past that, instead
+    /// of the next frame, it wakes the connection's [`Notify`], which closes the connection,
+    /// and stays pending: the service never answers a request it did not receive. A body that
+    /// is there when read (most are, sent with their head) never starts a timer.
+    #[derive(Debug)]
+    pub(crate) struct TimedBody {
+        #[pin]
+        inner: Incoming,
+        timeout: Duration,
+        #[pin]
+        timer: Option<Sleep>,
+        cut_off: Arc<Notify>,
+    }
+}
+
+impl TimedBody {
+    fn new(inner: Incoming, timeout: Duration, cut_off: Arc<Notify>) -> TimedBody {
+        TimedBody {
+            inner,
+            timeout,
+            timer: None,
+            cut_off,
+        }
+    }
+}
+
+impl Body for TimedBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let mut this = self.project();
+        if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep(*this.timeout)));
+        }
+        let timer = this.timer.as_pin_mut().expect("set above");
+        if timer.poll(cx).is_ready() {
+            this.cut_off.notify_one();
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM; from then on the process exits by itself after
 /// [`SHUTDOWN_GRACE`] even if connections linger.
-pub(crate) async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
