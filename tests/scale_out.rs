@@ -141,8 +141,8 @@ async fn three_instances_share_users_tokens_and_keys() {
     let mut stopped = [false; 3];
     while !stopped.iter().all(|s| *s) {
         assert!(
-            revoked_at.elapsed() < Duration::from_millis(5_500),
-            "revoked key still accepted after 5 s: {stopped:?}"
+            revoked_at.elapsed() < Duration::from_secs(5),
+            "revoked key still accepted 5 s after `keys revoke` returned: {stopped:?}"
         );
         for (i, addr) in [a, b, c].into_iter().enumerate() {
             let answer = http_external(addr, &key, GUIDE_BODY).await;

@@ -237,3 +237,62 @@ async fn a_held_write_lock_answers_503_within_the_store_timeout() {
     drop(holder);
     assert_eq!(call(&auth, guide_request(KEY, new_user)).await.status, 200);
 }
+
+/// Requests without valid credentials take no write lock: while another process holds the
+/// database's write lock, a refresh and a sign-out with unknown refresh tokens and a call
+/// with an unknown API key answer at once (401, 204, 401), never waiting for the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_tokens_and_keys_take_no_write_lock() {
+    use techcentrix_auth::store::sqlite::SqliteSessionStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flood.db");
+    let pool = sqlite::open(&path).await.unwrap();
+    let timeout = std::time::Duration::from_secs(2);
+    let auth = techcentrix_auth::TechCentrixAuth::builder()
+        .api_keys(keys())
+        .user_store(SqliteUserStore::new(pool.clone()))
+        .session_store(SqliteSessionStore::new(pool.clone()))
+        .signing_keys(techcentrix_auth::token::SigningKeys::hs512(
+            techcentrix_auth::JwtSecret::new(SECRET.to_vec()).unwrap(),
+        ))
+        .config(AuthConfig::default().with_store_timeout(timeout))
+        .build()
+        .unwrap();
+    let session = start_session(&auth, "acme", KEY).await;
+    let refresh_token = session["refreshToken"].as_str().unwrap().to_owned();
+
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder
+        .execute_batch("BEGIN IMMEDIATE; UPDATE tcx_users SET first_name = first_name;")
+        .unwrap();
+    let random = || {
+        format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    };
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        call(&auth, refresh_request(&random()))
+            .await
+            .assert_error(401, 5);
+        let body = serde_json::json!({ "refreshToken": random() }).to_string();
+        let out = call(&auth, json_post("/user/api/auth/sign-out", &[], &body)).await;
+        assert_eq!(out.status, 204, "{}", out.text());
+        call(&auth, guide_request(&random(), GUIDE_BODY))
+            .await
+            .assert_error(401, 4);
+    }
+    let took = started.elapsed();
+    assert!(took < timeout, "60 refused requests took {took:?}");
+
+    // A real refresh does need the lock: it waits, and answers 503 at the store timeout.
+    call(&auth, refresh_request(&refresh_token))
+        .await
+        .assert_error(503, 7);
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    let rotated = call(&auth, refresh_request(&refresh_token)).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text());
+}

@@ -11,7 +11,8 @@ use crate::sync::{read, write};
 use crate::{ApiKey, AppId, KeyDigest, StoreError};
 
 /// Remembers which keys a slower validator (a database) accepted, for at most `ttl`
-/// (default 5 s): a revoked key stops working everywhere within that time. Refusals are not
+/// (default 4 s): a revoked key stops working everywhere within that time, inside the
+/// SPEC's 5 s with a second's margin for requests in flight. Refusals are not
 /// cached, so a newly added key works at once.
 ///
 /// ```
@@ -34,16 +35,16 @@ pub struct CachedApiKeyValidator {
 }
 
 impl CachedApiKeyValidator {
-    /// Caches `inner`'s acceptances for 5 s.
+    /// Caches `inner`'s acceptances for 4 s.
     pub fn new(inner: impl ApiKeyValidator) -> Self {
         Self::from_arc(Arc::new(inner))
     }
 
-    /// Caches a shared validator's acceptances for 5 s.
+    /// Caches a shared validator's acceptances for 4 s.
     pub fn from_arc(inner: Arc<dyn ApiKeyValidator>) -> Self {
         CachedApiKeyValidator {
             inner,
-            ttl: Duration::from_secs(5),
+            ttl: Duration::from_secs(4),
             accepted: RwLock::default(),
         }
     }

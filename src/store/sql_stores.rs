@@ -332,7 +332,14 @@ macro_rules! sql_stores {
             purged_at: AtomicI64,
         }
 
+        /// A token's family: session id, the token's `rotated_at`, user, app, the family's
+        /// `expires_at` and `revoked_at`.
         type FamilyRow = (String, Option<i64>, String, String, i64, Option<i64>);
+
+        const FAMILY_OF_TOKEN: &str =
+            "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
+             FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
+             WHERE t.digest = $1";
 
         impl $Sessions {
             /// The sessions in `pool`'s database (migrated by [`migrate`](super::migrate)).
@@ -394,6 +401,20 @@ macro_rules! sql_stores {
             }
 
             async fn rotate(&self, presented: &KeyDigest, next: &KeyDigest, now: i64) -> Result<Rotation, StoreError> {
+                // Look up first, outside any write transaction: an unknown, revoked or
+                // expired token (a flood of random ones) takes no write lock.
+                let live = |row: &Option<FamilyRow>| {
+                    row.as_ref().is_some_and(|r| r.5.is_none() && r.4 >= now)
+                };
+                let row: Option<FamilyRow> = sqlx::query_as(FAMILY_OF_TOKEN)
+                    .bind(&presented.as_bytes()[..])
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                if !live(&row) {
+                    return Ok(Rotation::Invalid);
+                }
+                // Then again under the write lock, which serializes rotations of the family.
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(store_error)?;
                 let row: Option<FamilyRow> = sqlx::query_as(concat!(
                     "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
@@ -405,12 +426,12 @@ macro_rules! sql_stores {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(store_error)?;
-                let Some((id, rotated_at, user, app, expires_at, revoked_at)) = row else {
-                    return Ok(Rotation::Invalid);
-                };
-                if revoked_at.is_some() || expires_at < now {
+                if !live(&row) {
                     return Ok(Rotation::Invalid);
                 }
+                let Some((id, rotated_at, user, app, expires_at, _)) = row else {
+                    return Ok(Rotation::Invalid);
+                };
                 let session = Session {
                     id: SessionId::new(id),
                     user: UserId::new(user),
@@ -459,16 +480,16 @@ macro_rules! sql_stores {
             }
 
             async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
-                let done = sqlx::query(
-                    "UPDATE tcx_sessions SET revoked_at = $1 WHERE revoked_at IS NULL AND id =
-                         (SELECT session_id FROM tcx_refresh_tokens WHERE digest = $2)",
-                )
-                .bind(unix_now())
-                .bind(&token.as_bytes()[..])
-                .execute(&self.pool)
-                .await
-                .map_err(store_error)?;
-                Ok(done.rows_affected() == 1)
+                // Look up first: an unknown or already revoked token writes nothing.
+                let row: Option<FamilyRow> = sqlx::query_as(FAMILY_OF_TOKEN)
+                    .bind(&token.as_bytes()[..])
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                match row {
+                    Some((id, _, _, _, _, None)) => self.revoke(&SessionId::new(id)).await,
+                    _ => Ok(false),
+                }
             }
         }
     };
