@@ -51,7 +51,6 @@ impl<T: RateLimiter + ?Sized> RateLimiter for Arc<T> {
 /// assert!(matches!(limiter.check(&key).await.unwrap(), RateDecision::Limited { .. }));
 /// # });
 /// ```
-#[derive(Debug)]
 pub struct MemoryRateLimiter {
     per_second: f64,
     buckets: Mutex<HashMap<u64, Bucket>>,
@@ -61,6 +60,16 @@ pub struct MemoryRateLimiter {
 struct Bucket {
     tokens: f64,
     updated: Instant,
+}
+
+/// A summary: the rate and how many keys have a bucket, never the keys' digests.
+impl std::fmt::Debug for MemoryRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryRateLimiter")
+            .field("per_second", &self.per_second)
+            .field("keys", &crate::sync::lock(&self.buckets).len())
+            .finish()
+    }
 }
 
 impl MemoryRateLimiter {

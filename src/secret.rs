@@ -260,3 +260,51 @@ mod tests {
         assert_ne!(a.expose(), b.expose());
     }
 }
+
+/// `url` with the password of its user info, if any, replaced by `***`: for `Debug` and
+/// log lines of connection settings (`postgres://app:***@db/auth`).
+#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
+pub(crate) fn redacted_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redacted_url;
+
+    #[test]
+    fn passwords_are_hidden_and_the_rest_kept() {
+        for (url, shown) in [
+            (
+                "postgres://app:s3cr3t@db:5432/auth",
+                "postgres://app:***@db:5432/auth",
+            ),
+            (
+                "redis://:s3cr3t@127.0.0.1:6379",
+                "redis://:***@127.0.0.1:6379",
+            ),
+            ("redis://user:p%40ss@h/0?x=1", "redis://user:***@h/0?x=1"),
+            ("postgres://app@db/auth", "postgres://app@db/auth"),
+            ("postgres://db/auth?user=a", "postgres://db/auth?user=a"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redacted_url(url), shown);
+        }
+    }
+}

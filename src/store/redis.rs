@@ -26,11 +26,20 @@ use super::{Consumed, ReplayLedger};
 use crate::rate_limit::{RateDecision, RateLimiter};
 use crate::{KeyDigest, StoreError};
 
-/// How to reach Redis.
-#[derive(Clone, Debug)]
+/// How to reach Redis. Its `Debug` hides the URL's password.
+#[derive(Clone)]
 pub struct RedisOptions {
     url: String,
     timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("url", &crate::secret::redacted_url(&self.url))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl RedisOptions {

@@ -25,7 +25,6 @@ type TokenIndex = HashMap<TokenKey, u128, Uniform>;
 /// lock throughout: of two concurrent rotations of one token, one rotates and the other
 /// sees reuse. Expired families are forgotten: a creation after a shard's earliest expiry
 /// sweeps that shard.
-#[derive(Debug)]
 pub struct MemorySessionStore {
     families: Box<[Mutex<FamilyShard>]>,
     tokens: Box<[Mutex<TokenIndex>]>,
@@ -148,6 +147,15 @@ fn token_key(digest: &KeyDigest) -> TokenKey {
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest.as_bytes()[..16]);
     key
+}
+
+/// A summary: how many families it holds, never their tokens or users.
+impl std::fmt::Debug for MemorySessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemorySessionStore")
+            .field("sessions", &self.len())
+            .finish()
+    }
 }
 
 impl Default for MemorySessionStore {

@@ -50,13 +50,24 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// schema's hash): "TCX" in ASCII.
 const MIGRATION_LOCK: i32 = 0x54_43_58;
 
-/// How to reach PostgreSQL.
-#[derive(Clone, Debug)]
+/// How to reach PostgreSQL. Its `Debug` hides the URL's password.
+#[derive(Clone)]
 pub struct PostgresOptions {
     url: String,
     schema: Option<String>,
     max_connections: u32,
     acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &crate::secret::redacted_url(&self.url))
+            .field("schema", &self.schema)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
 }
 
 impl PostgresOptions {
