@@ -577,7 +577,7 @@ async fn rotation_keeps_old_tokens_valid_until_the_old_key_is_removed() {
     assert_eq!(decode_parts(&old_token).0["kid"], "old");
 
     // Rotated: the new key signs, the old one still verifies.
-    let rotated = build(new.clone().with_previous(old.clone()));
+    let rotated = build(new.clone().with_previous(old.clone()).unwrap());
     let new_token = call(&rotated, guide_request(KEY, GUIDE_BODY))
         .await
         .text()
@@ -644,8 +644,8 @@ async fn jwks_keys_verify_tokens_with_an_independent_jwt_library() {
 
     let ec = SigningKeys::from_pem("ec", &pem("ec-a.pem")).unwrap();
     let ed = SigningKeys::from_pem("ed", &pem("ed-a.pem")).unwrap();
-    let ec_auth = auth_with_keys(ec.clone().with_previous(ed.clone()));
-    let ed_auth = auth_with_keys(ed.with_previous(ec));
+    let ec_auth = auth_with_keys(ec.clone().with_previous(ed.clone()).unwrap());
+    let ed_auth = auth_with_keys(ed.with_previous(ec).unwrap());
     let published = jwks(&ec_auth).await;
     let kids = |jwks: &Value| -> HashSet<String> {
         let keys = jwks["keys"].as_array().unwrap();

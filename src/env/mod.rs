@@ -262,7 +262,7 @@ fn parse_signing_keys(value: &str) -> Result<SigningKeys, ConfigError> {
         keys = Some(
             match keys {
                 None => SigningKeys::from_pem(kid, &pem),
-                Some(keys) => SigningKeys::from_pem(kid, &pem).map(|k| keys.with_previous(k)),
+                Some(keys) => SigningKeys::from_pem(kid, &pem).and_then(|k| keys.with_previous(k)),
             }
             .map_err(|e| fail(e.to_string()))?,
         );
@@ -280,32 +280,38 @@ fn seconds(name: &str, value: &str, max: u64) -> Result<Duration, ConfigError> {
     }
 }
 
+/// `app:key` entries. No message quotes an entry: with its colon in the wrong place, any
+/// part of it may be the key.
 fn parse_api_keys(value: &str) -> Result<Vec<(AppId, ApiKey)>, ConfigError> {
-    let mut keys = Vec::new();
+    let mut keys: Vec<(AppId, ApiKey)> = Vec::new();
     for (n, entry) in value.split(',').enumerate() {
         let entry = entry.trim();
-        let fail =
-            |why: String| ConfigError::new("TCX_API_KEYS", format!("entry {}: {why}", n + 1));
+        let fail = |why: &str| ConfigError::new("TCX_API_KEYS", format!("entry {}: {why}", n + 1));
         if entry.is_empty() {
-            return Err(fail("is empty (expected app:key)".into()));
+            return Err(fail("is empty (expected app:key)"));
         }
         let Some((app, key)) = entry.split_once(':') else {
-            return Err(fail("has no `:` (expected app:key)".into()));
+            return Err(fail("has no `:` (expected app:key)"));
         };
         if app.is_empty() || app.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(fail("the app id must be non-empty, without spaces".into()));
+            return Err(fail("the app id must be non-empty, without spaces"));
         }
         if key.chars().count() < 32 {
-            return Err(fail(format!(
-                "the key for app `{app}` is shorter than 32 characters"
-            )));
+            return Err(fail(
+                "the key is shorter than 32 characters (expected app:key)",
+            ));
         }
         if !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(fail(format!(
-                "the key for app `{app}` must be printable ASCII without spaces"
+            return Err(fail("the key must be printable ASCII without spaces"));
+        }
+        let key = ApiKey::new(key);
+        if let Some(first) = keys.iter().position(|(_, k)| k.digest() == key.digest()) {
+            return Err(fail(&format!(
+                "the same key as entry {}: a key belongs to one app",
+                first + 1
             )));
         }
-        keys.push((AppId::from(app), ApiKey::new(key)));
+        keys.push((AppId::from(app), key));
     }
     Ok(keys)
 }
@@ -375,8 +381,9 @@ mod tests {
     fn several_keys_per_app() {
         let a = "a".repeat(32);
         let b = "b".repeat(40);
-        let c = config(&[("TCX_API_KEYS", &format!("acme:{a}, acme:{b},other:{a}"))]).unwrap();
-        assert_eq!(c.api_keys.len(), 3);
+        let c = "c".repeat(32);
+        let keys = config(&[("TCX_API_KEYS", &format!("acme:{a}, acme:{b},other:{c}"))]).unwrap();
+        assert_eq!(keys.api_keys.len(), 3);
     }
 
     #[test]

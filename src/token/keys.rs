@@ -34,10 +34,12 @@ use crate::{BoxError, ConfigError, JwtSecret, base64url};
 ///
 /// let old = SigningKeys::hs512(JwtSecret::new(vec![1u8; 32]).unwrap());
 /// let new = SigningKeys::hs512(JwtSecret::new(vec![2u8; 32]).unwrap());
-/// let keys = new.clone().with_previous(old.clone());
+/// let keys = new.clone().with_previous(old.clone()).unwrap();
 /// assert_eq!(keys.kid(), new.kid());
 /// assert_eq!(keys.kids().count(), 2);
 /// assert!(keys.jwks().keys.is_empty(), "a shared secret is never published");
+/// // The same key id twice is refused.
+/// assert!(new.clone().with_previous(new).is_err());
 /// ```
 #[derive(Clone)]
 pub struct SigningKeys {
@@ -122,14 +124,13 @@ impl SigningKeys {
     }
 
     /// Keeps every key of `previous` for verification (not for signing): the rotation step.
-    /// A key whose `kid` is already in the set is not added twice.
-    pub fn with_previous(mut self, previous: SigningKeys) -> Self {
+    /// A `kid` already in the set is refused: two keys under one id would make verification
+    /// depend on which is found first.
+    pub fn with_previous(mut self, previous: SigningKeys) -> Result<Self, ConfigError> {
         for key in previous.keys {
-            if !self.keys.iter().any(|k| k.kid == key.kid) {
-                self.keys.push(key);
-            }
+            self.push(key)?;
         }
-        self
+        Ok(self)
     }
 
     fn from_key(key: Key) -> Self {
@@ -338,13 +339,23 @@ fn private_key(kid: String, pem: &[u8]) -> Result<Key, ConfigError> {
     ))
 }
 
-/// An SPKI public key, for verification only.
+/// An SPKI public key, for verification only: EC P-256, Ed25519 or RSA ≥ 2048 bits, held to
+/// the same rules as a signing key.
 fn public_key(kid: String, pem: &[u8]) -> Result<Key, ConfigError> {
+    let text = std::str::from_utf8(pem).map_err(|_| pem_error(&kid, "not a PEM file"))?;
     let (algorithm, decoding) = if let Ok(d) = DecodingKey::from_ec_pem(pem) {
+        use p256::pkcs8::DecodePublicKey;
+        p256::PublicKey::from_public_key_pem(text)
+            .map_err(|_| pem_error(&kid, "an EC key must be on curve P-256 (ES256)"))?;
         (Algorithm::ES256, d)
     } else if let Ok(d) = DecodingKey::from_ed_pem(pem) {
         (Algorithm::EdDSA, d)
     } else if let Ok(d) = DecodingKey::from_rsa_pem(pem) {
+        use rsa::pkcs8::DecodePublicKey;
+        use rsa::traits::PublicKeyParts;
+        let key = rsa::RsaPublicKey::from_public_key_pem(text)
+            .map_err(|e| pem_error(&kid, format!("unusable RSA key: {e}")))?;
+        check_rsa_bits(&kid, key.n().bits())?;
         (Algorithm::RS256, d)
     } else {
         return Err(pem_error(&kid, "not a PEM key (EC P-256, Ed25519 or RSA)"));
@@ -354,6 +365,24 @@ fn public_key(kid: String, pem: &[u8]) -> Result<Key, ConfigError> {
     Ok(Key::new(kid, algorithm, None, decoding, None, None))
 }
 
+/// The exact bit length of a big-endian modulus (leading zero bits not counted).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    match modulus.iter().position(|b| *b != 0) {
+        Some(first) => (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize,
+        None => 0,
+    }
+}
+
+fn check_rsa_bits(kid: &str, bits: usize) -> Result<(), ConfigError> {
+    if bits < 2048 {
+        return Err(pem_error(
+            kid,
+            format!("an RSA key must have at least 2048 bits (this one has {bits})"),
+        ));
+    }
+    Ok(())
+}
+
 fn finish(
     kid: String,
     algorithm: Algorithm,
@@ -361,12 +390,8 @@ fn finish(
     mut jwk: Jwk,
 ) -> Result<Key, ConfigError> {
     if let AlgorithmParameters::RSA(rsa) = &jwk.algorithm {
-        let bits = base64url::decode(&rsa.n)
-            .map(|n| n.iter().skip_while(|b| **b == 0).count() * 8)
-            .unwrap_or(0);
-        if bits < 2048 {
-            return Err(pem_error(&kid, "an RSA key must have at least 2048 bits"));
-        }
+        let modulus = base64url::decode(&rsa.n).unwrap_or_default();
+        check_rsa_bits(&kid, modulus_bits(&modulus))?;
     }
     jwk.common = CommonParameters {
         public_key_use: Some(PublicKeyUse::Signature),
