@@ -45,6 +45,13 @@ pub struct AuthConfig {
     pub issuer: String,
     /// How long a store call may take before the request answers 503/7. Default 3 s.
     pub store_timeout: Duration,
+    /// The rotation grace period, whole seconds up to 1 hour. Default 0 (off): a rotated
+    /// refresh token presented again is reuse, and its session is revoked. With a grace
+    /// period, the token rotated last is accepted once more within that time of its
+    /// rotation, so a client whose refresh answer was lost (a timeout, a dropped connection)
+    /// can retry; the price is that a stolen token replayed within the period is not
+    /// detected as reuse until the rightful client refreshes again.
+    pub refresh_reuse_interval: Duration,
 }
 
 impl Default for AuthConfig {
@@ -62,6 +69,7 @@ impl Default for AuthConfig {
             leeway: Duration::from_secs(5),
             issuer: "techcentrix-auth".to_owned(),
             store_timeout: Duration::from_secs(3),
+            refresh_reuse_interval: Duration::ZERO,
         }
     }
 }
@@ -75,6 +83,8 @@ impl AuthConfig {
     pub const MAX_SESSION_TTL: Duration = Duration::from_secs(365 * 86_400);
     /// The largest leeway allowed.
     pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+    /// The longest rotation grace period allowed.
+    pub const MAX_REFRESH_REUSE_INTERVAL: Duration = Duration::from_secs(3600);
     /// The clock difference tolerated between the hosts that verify tokens and the host
     /// that keeps the replay ledger (Redis or the database): a used `jti` is kept that much
     /// longer than its token verifies, plus one second for verification's whole seconds.
@@ -113,6 +123,12 @@ impl AuthConfig {
     /// Sets the session lifetime.
     pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
         self.session_ttl = ttl;
+        self
+    }
+
+    /// Sets the rotation grace period (see [`AuthConfig::refresh_reuse_interval`]).
+    pub fn with_refresh_reuse_interval(mut self, interval: Duration) -> Self {
+        self.refresh_reuse_interval = interval;
         self
     }
 
@@ -194,6 +210,14 @@ impl AuthConfig {
         }
         if self.store_timeout.is_zero() {
             return Err(ConfigError::new("store_timeout", "must be more than zero"));
+        }
+        if self.refresh_reuse_interval > Self::MAX_REFRESH_REUSE_INTERVAL
+            || self.refresh_reuse_interval.subsec_nanos() != 0
+        {
+            return Err(ConfigError::new(
+                "refresh_reuse_interval",
+                "must be whole seconds from 0 to 3600",
+            ));
         }
         Ok(())
     }

@@ -726,3 +726,53 @@ async fn jwks_only_answers_get() {
     answer.assert_error(405, 8);
     assert_eq!(answer.headers["allow"], "GET, HEAD");
 }
+
+/// `refresh_reuse_interval` (TCX_REFRESH_REUSE_INTERVAL): a refresh whose answer was lost
+/// can be retried once with the same token; the lost token is then reuse. Off by default.
+#[tokio::test]
+async fn a_lost_refresh_answer_can_be_retried_within_the_reuse_interval() {
+    let config =
+        AuthConfig::default().with_refresh_reuse_interval(std::time::Duration::from_secs(30));
+    let auth = auth_with(keys(), techcentrix_auth::MemoryUserStore::new(), config);
+    let session = start_session(&auth, "acme", KEY).await;
+    let first = session["refreshToken"].as_str().unwrap().to_owned();
+    let lost = call(&auth, refresh_request(&first)).await;
+    assert_eq!(lost.status, 200);
+    let retried = call(&auth, refresh_request(&first)).await;
+    assert_eq!(retried.status, 200, "{}", retried.text());
+    let current = retried.json()["refreshToken"].as_str().unwrap().to_owned();
+    // A second retry is reuse, and revokes the session.
+    call(&auth, refresh_request(&first))
+        .await
+        .assert_error(401, 5);
+    call(&auth, refresh_request(&current))
+        .await
+        .assert_error(401, 5);
+
+    // The lost token, presented after the retry, is reuse too.
+    let session = start_session(&auth, "acme", KEY).await;
+    let first = session["refreshToken"].as_str().unwrap().to_owned();
+    let lost = call(&auth, refresh_request(&first)).await.json()["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let current = call(&auth, refresh_request(&first)).await.json()["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(&auth, refresh_request(&lost))
+        .await
+        .assert_error(401, 5);
+    call(&auth, refresh_request(&current))
+        .await
+        .assert_error(401, 5);
+
+    // Off (the default): the retry is reuse at once.
+    let auth = common::auth();
+    let session = start_session(&auth, "acme", KEY).await;
+    let first = session["refreshToken"].as_str().unwrap().to_owned();
+    assert_eq!(call(&auth, refresh_request(&first)).await.status, 200);
+    call(&auth, refresh_request(&first))
+        .await
+        .assert_error(401, 5);
+}

@@ -175,21 +175,129 @@ mod behaviour {
         let (t1, t2, t3) = (digest("t1"), digest("t2"), digest("t3"));
         b.sessions.create(&s, &t1).await.unwrap();
         assert_eq!(
-            b.sessions.rotate(&t1, &t2, 1).await.unwrap(),
+            b.sessions.rotate(&t1, &t2, 1, 0).await.unwrap(),
             Rotation::Rotated(s.clone())
         );
         assert_eq!(
-            b.sessions.rotate(&t2, &t3, 2).await.unwrap(),
+            b.sessions.rotate(&t2, &t3, 2, 0).await.unwrap(),
             Rotation::Rotated(s.clone())
         );
         // t1 and t2 are rotated: presenting one revokes the family, t3 included.
         assert_eq!(
-            b.sessions.rotate(&t1, &digest("x"), 3).await.unwrap(),
+            b.sessions.rotate(&t1, &digest("x"), 3, 0).await.unwrap(),
             Rotation::Reused(s)
         );
         assert_eq!(
-            b.sessions.rotate(&t3, &digest("y"), 4).await.unwrap(),
+            b.sessions.rotate(&t3, &digest("y"), 4, 0).await.unwrap(),
             Rotation::Invalid
+        );
+    }
+
+    /// A long-lived family keeps a bounded history: a token far older than the last
+    /// `ROTATED_TOKENS_KEPT` rotations is unknown (401, the family lives on); a recent
+    /// rotated one is still reuse.
+    pub(crate) async fn rotation_history_is_bounded(b: Backend) {
+        use techcentrix_auth::store::ROTATED_TOKENS_KEPT;
+        let s = session(FAR);
+        let tokens: Vec<KeyDigest> = (0..=3 * ROTATED_TOKENS_KEPT)
+            .map(|i| digest(&format!("g{i}")))
+            .collect();
+        b.sessions.create(&s, &tokens[0]).await.unwrap();
+        for pair in tokens.windows(2) {
+            assert_eq!(
+                b.sessions.rotate(&pair[0], &pair[1], 1, 0).await.unwrap(),
+                Rotation::Rotated(s.clone())
+            );
+        }
+        assert_eq!(
+            b.sessions
+                .rotate(&tokens[0], &digest("x"), 2, 0)
+                .await
+                .unwrap(),
+            Rotation::Invalid,
+            "a forgotten token is unknown, not reuse"
+        );
+        let current = tokens.last().unwrap();
+        let next = digest("next");
+        assert_eq!(
+            b.sessions.rotate(current, &next, 3, 0).await.unwrap(),
+            Rotation::Rotated(s.clone())
+        );
+        let recent = &tokens[tokens.len() - 3];
+        assert_eq!(
+            b.sessions.rotate(recent, &digest("y"), 4, 0).await.unwrap(),
+            Rotation::Reused(s)
+        );
+        assert_eq!(
+            b.sessions.rotate(&next, &digest("z"), 5, 0).await.unwrap(),
+            Rotation::Invalid
+        );
+    }
+
+    /// Within the reuse interval the token rotated last is accepted once more (its lost
+    /// successor is rotated away); a second retry, an older token, or a retry after the
+    /// interval is reuse.
+    pub(crate) async fn the_reuse_interval_accepts_one_retry(b: Backend) {
+        let s = session(FAR);
+        let (t1, t2, t3, t4) = (digest("t1"), digest("t2"), digest("t3"), digest("t4"));
+        b.sessions.create(&s, &t1).await.unwrap();
+        assert_eq!(
+            b.sessions.rotate(&t1, &t2, 100, 10).await.unwrap(),
+            Rotation::Rotated(s.clone())
+        );
+        // t2's answer was lost: the client retries t1 within 10 s.
+        assert_eq!(
+            b.sessions.rotate(&t1, &t3, 110, 10).await.unwrap(),
+            Rotation::Rotated(s.clone())
+        );
+        // t3 is current; t1 a second time is reuse.
+        assert_eq!(
+            b.sessions.rotate(&t1, &t4, 111, 10).await.unwrap(),
+            Rotation::Reused(s.clone())
+        );
+
+        // After the interval, or with the interval off, a retry is reuse.
+        for (when, interval) in [(111, 10), (101, 0)] {
+            let s = session(FAR);
+            let (t1, t2) = (digest("t1"), digest("t2"));
+            b.sessions.create(&s, &t1).await.unwrap();
+            b.sessions.rotate(&t1, &t2, 100, interval).await.unwrap();
+            assert_eq!(
+                b.sessions
+                    .rotate(&t1, &digest("t3"), when, interval)
+                    .await
+                    .unwrap(),
+                Rotation::Reused(s),
+                "at {when} with interval {interval}"
+            );
+        }
+
+        // The lost successor, presented after a grace retry, is reuse: it was rotated away.
+        let s = session(FAR);
+        let (t1, t2, t3) = (digest("t1"), digest("t2"), digest("t3"));
+        b.sessions.create(&s, &t1).await.unwrap();
+        b.sessions.rotate(&t1, &t2, 100, 10).await.unwrap();
+        b.sessions.rotate(&t1, &t3, 101, 10).await.unwrap();
+        assert_eq!(
+            b.sessions
+                .rotate(&t2, &digest("t4"), 102, 10)
+                .await
+                .unwrap(),
+            Rotation::Reused(s)
+        );
+
+        // Only the token rotated last: an older one is reuse even within the interval.
+        let s = session(FAR);
+        let (t1, t2, t3) = (digest("t1"), digest("t2"), digest("t3"));
+        b.sessions.create(&s, &t1).await.unwrap();
+        b.sessions.rotate(&t1, &t2, 100, 10).await.unwrap();
+        b.sessions.rotate(&t2, &t3, 101, 10).await.unwrap();
+        assert_eq!(
+            b.sessions
+                .rotate(&t1, &digest("t4"), 102, 10)
+                .await
+                .unwrap(),
+            Rotation::Reused(s)
         );
     }
 
@@ -201,11 +309,11 @@ mod behaviour {
         assert!(b.sessions.revoke(&a.id).await.unwrap());
         assert!(!b.sessions.revoke(&a.id).await.unwrap(), "revoking twice");
         assert_eq!(
-            b.sessions.rotate(&ta, &digest("n"), 1).await.unwrap(),
+            b.sessions.rotate(&ta, &digest("n"), 1, 0).await.unwrap(),
             Rotation::Invalid
         );
         assert!(matches!(
-            b.sessions.rotate(&tc, &digest("m"), 1).await.unwrap(),
+            b.sessions.rotate(&tc, &digest("m"), 1, 0).await.unwrap(),
             Rotation::Rotated(_)
         ));
     }
@@ -215,7 +323,7 @@ mod behaviour {
         let t = digest("t");
         b.sessions.create(&s, &t).await.unwrap();
         assert_eq!(
-            b.sessions.rotate(&t, &digest("n"), 1_001).await.unwrap(),
+            b.sessions.rotate(&t, &digest("n"), 1_001, 0).await.unwrap(),
             Rotation::Invalid
         );
     }
@@ -224,7 +332,7 @@ mod behaviour {
         let s = session(FAR);
         let (t1, t2) = (digest("t1"), digest("t2"));
         b.sessions.create(&s, &t1).await.unwrap();
-        b.sessions.rotate(&t1, &t2, 1).await.unwrap();
+        b.sessions.rotate(&t1, &t2, 1, 0).await.unwrap();
         // By a rotated token too.
         assert!(b.sessions.revoke_by_token(&t1).await.unwrap());
         assert!(
@@ -238,7 +346,7 @@ mod behaviour {
                 .unwrap()
         );
         assert_eq!(
-            b.sessions.rotate(&t2, &digest("n"), 2).await.unwrap(),
+            b.sessions.rotate(&t2, &digest("n"), 2, 0).await.unwrap(),
             Rotation::Invalid
         );
     }
@@ -246,7 +354,7 @@ mod behaviour {
     pub(crate) async fn unknown_refresh_token_is_invalid(b: Backend) {
         assert_eq!(
             b.sessions
-                .rotate(&digest("nope"), &digest("n"), 1)
+                .rotate(&digest("nope"), &digest("n"), 1, 0)
                 .await
                 .unwrap(),
             Rotation::Invalid
@@ -259,12 +367,15 @@ mod behaviour {
         b.sessions.create(&s, &first).await.unwrap();
         assert!(b.sessions.create(&s, &second).await.is_err());
         assert_eq!(
-            b.sessions.rotate(&second, &digest("n"), 1).await.unwrap(),
+            b.sessions
+                .rotate(&second, &digest("n"), 1, 0)
+                .await
+                .unwrap(),
             Rotation::Invalid,
             "the refused creation left nothing behind"
         );
         assert_eq!(
-            b.sessions.rotate(&first, &digest("m"), 1).await.unwrap(),
+            b.sessions.rotate(&first, &digest("m"), 1, 0).await.unwrap(),
             Rotation::Rotated(s),
             "the first family is untouched"
         );
@@ -279,7 +390,7 @@ mod behaviour {
                 let (sessions, t) = (b.sessions.clone(), t);
                 tokio::spawn(async move {
                     sessions
-                        .rotate(&t, &digest(&format!("n{i}")), 1)
+                        .rotate(&t, &digest(&format!("n{i}")), 1, 0)
                         .await
                         .unwrap()
                 })
@@ -318,6 +429,8 @@ macro_rules! suite {
                 ledger_accepts_a_jti_once,
                 ledger_concurrent_consumes_have_one_first,
                 sessions_rotate_and_detect_reuse,
+                rotation_history_is_bounded,
+                the_reuse_interval_accepts_one_retry,
                 sessions_are_independent,
                 sessions_expire,
                 sessions_revoke_by_token,

@@ -109,6 +109,7 @@ where
             &presented,
             &KeyDigest::of(next.as_bytes()),
             unix_seconds() as i64,
+            shared.config.refresh_reuse_interval.as_secs(),
         ))
         .await?;
     match rotation {

@@ -91,7 +91,8 @@ pub struct EnvConfig {
     /// `TCX_RATE_LIMIT`: requests per second per key, 0 = off.
     pub rate_limit: u32,
     /// The library settings: `TCX_STORE_TIMEOUT`, `TCX_ONE_TIME_TOKEN_TTL`,
-    /// `TCX_ACCESS_TOKEN_TTL`, `TCX_SESSION_TTL`, `TCX_TOKEN_LEEWAY`, `TCX_ISSUER`.
+    /// `TCX_ACCESS_TOKEN_TTL`, `TCX_SESSION_TTL`, `TCX_TOKEN_LEEWAY`,
+    /// `TCX_REFRESH_REUSE_INTERVAL`, `TCX_ISSUER`.
     pub auth: AuthConfig,
 }
 
@@ -211,6 +212,17 @@ impl EnvConfig {
                     return Err(ConfigError::new(
                         "TCX_TOKEN_LEEWAY",
                         format!("`{v}` is not a whole number of seconds from 0 to 300"),
+                    ));
+                }
+            };
+        }
+        if let Some(v) = var("TCX_REFRESH_REUSE_INTERVAL") {
+            auth.refresh_reuse_interval = match v.trim().parse::<u64>() {
+                Ok(secs) if secs <= 3600 => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::new(
+                        "TCX_REFRESH_REUSE_INTERVAL",
+                        format!("`{v}` is not a whole number of seconds from 0 to 3600"),
                     ));
                 }
             };

@@ -284,6 +284,10 @@ impl<T: ReplayLedger + ?Sized> ReplayLedger for Arc<T> {
     }
 }
 
+/// How many of a family's latest rotated refresh tokens a store keeps, at least: presenting
+/// one of them is reuse (the family is revoked); an older one is merely unknown.
+pub const ROTATED_TOKENS_KEPT: usize = 8;
+
 /// A session: one refresh-token family, started by redeeming a oneTimeToken.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
@@ -322,10 +326,10 @@ pub enum Rotation {
 /// let session = Session { id: SessionId::random(), user: "u".into(), app: "acme".into(), expires_at: i64::MAX };
 /// let (first, second) = (KeyDigest::of(b"first"), KeyDigest::of(b"second"));
 /// store.create(&session, &first).await.unwrap();
-/// assert_eq!(store.rotate(&first, &second, 0).await.unwrap(), Rotation::Rotated(session.clone()));
+/// assert_eq!(store.rotate(&first, &second, 0, 0).await.unwrap(), Rotation::Rotated(session.clone()));
 /// // The rotated token again: reuse, and the family is revoked.
-/// assert_eq!(store.rotate(&first, &KeyDigest::of(b"third"), 0).await.unwrap(), Rotation::Reused(session));
-/// assert_eq!(store.rotate(&second, &KeyDigest::of(b"fourth"), 0).await.unwrap(), Rotation::Invalid);
+/// assert_eq!(store.rotate(&first, &KeyDigest::of(b"third"), 0, 0).await.unwrap(), Rotation::Reused(session));
+/// assert_eq!(store.rotate(&second, &KeyDigest::of(b"fourth"), 0, 0).await.unwrap(), Rotation::Invalid);
 /// # });
 /// ```
 #[async_trait]
@@ -336,11 +340,21 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Presents the token with digest `presented` at time `now` (unix seconds); when it is
     /// current, `next` becomes current.
+    ///
+    /// `reuse_interval` (seconds, 0 = off) is the rotation grace period: the token rotated
+    /// most recently, presented again within that many seconds of its rotation, is accepted
+    /// once more (its successor is then rotated away and `next` becomes current), so that a
+    /// client whose answer was lost can retry. Any other rotated token is reuse.
+    ///
+    /// A store keeps a bounded history ([`ROTATED_TOKENS_KEPT`] or more of the latest
+    /// rotated tokens): the cost of a rotation does not grow with the family's age. A
+    /// token older than the history is unknown ([`Rotation::Invalid`]) rather than reuse.
     async fn rotate(
         &self,
         presented: &KeyDigest,
         next: &KeyDigest,
         now: i64,
+        reuse_interval: u64,
     ) -> Result<Rotation, StoreError>;
 
     /// Revokes a family; whether it was live.
@@ -361,8 +375,9 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
         presented: &KeyDigest,
         next: &KeyDigest,
         now: i64,
+        reuse_interval: u64,
     ) -> Result<Rotation, StoreError> {
-        (**self).rotate(presented, next, now).await
+        (**self).rotate(presented, next, now, reuse_interval).await
     }
 
     async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {

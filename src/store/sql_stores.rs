@@ -56,7 +56,7 @@ macro_rules! sql_stores {
 
         use crate::store::sql::{purge_due, store_error};
         use crate::store::{
-            ApiKeyAdmin, ApiKeyValidator, Consumed, ExternalProfile, ReplayLedger, Rotation,
+            ApiKeyAdmin, ApiKeyValidator, Consumed, ExternalProfile, ROTATED_TOKENS_KEPT, ReplayLedger, Rotation,
             Session, SessionStore, StoredKey, Upserted, User, UserCount, UserStore, unix_now,
         };
         use crate::{ApiKey, AppId, KeyDigest, SessionId, StoreError, UserId};
@@ -336,6 +336,9 @@ macro_rules! sql_stores {
         /// `expires_at` and `revoked_at`.
         type FamilyRow = (String, Option<i64>, String, String, i64, Option<i64>);
 
+        /// A [`FamilyRow`] with the token's `generation` and `grace_used_at`.
+        type LockedRow = (String, Option<i64>, String, String, i64, Option<i64>, i64, Option<i64>);
+
         const FAMILY_OF_TOKEN: &str =
             "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
              FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
@@ -400,24 +403,28 @@ macro_rules! sql_stores {
                 tx.commit().await.map_err(store_error)
             }
 
-            async fn rotate(&self, presented: &KeyDigest, next: &KeyDigest, now: i64) -> Result<Rotation, StoreError> {
+            async fn rotate(
+                &self,
+                presented: &KeyDigest,
+                next: &KeyDigest,
+                now: i64,
+                reuse_interval: u64,
+            ) -> Result<Rotation, StoreError> {
                 // Look up first, outside any write transaction: an unknown, revoked or
                 // expired token (a flood of random ones) takes no write lock.
-                let live = |row: &Option<FamilyRow>| {
-                    row.as_ref().is_some_and(|r| r.5.is_none() && r.4 >= now)
-                };
                 let row: Option<FamilyRow> = sqlx::query_as(FAMILY_OF_TOKEN)
                     .bind(&presented.as_bytes()[..])
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(store_error)?;
-                if !live(&row) {
+                if !row.is_some_and(|r| r.5.is_none() && r.4 >= now) {
                     return Ok(Rotation::Invalid);
                 }
                 // Then again under the write lock, which serializes rotations of the family.
                 let mut tx = self.pool.begin_with($begin_write).await.map_err(store_error)?;
-                let row: Option<FamilyRow> = sqlx::query_as(concat!(
-                    "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
+                let row: Option<LockedRow> = sqlx::query_as(concat!(
+                    "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at,
+                            t.generation, t.grace_used_at
                      FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
                      WHERE t.digest = $1 ",
                     $lock_rotation
@@ -426,43 +433,91 @@ macro_rules! sql_stores {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(store_error)?;
-                if !live(&row) {
-                    return Ok(Rotation::Invalid);
-                }
-                let Some((id, rotated_at, user, app, expires_at, _)) = row else {
+                let Some((id, rotated_at, user, app, expires_at, revoked_at, generation, grace_used_at)) = row else {
                     return Ok(Rotation::Invalid);
                 };
+                if revoked_at.is_some() || expires_at < now {
+                    return Ok(Rotation::Invalid);
+                }
                 let session = Session {
                     id: SessionId::new(id),
                     user: UserId::new(user),
                     app: AppId::new(app),
                     expires_at,
                 };
-                if rotated_at.is_some() {
-                    sqlx::query("UPDATE tcx_sessions SET revoked_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(session.id.as_str())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                    tx.commit().await.map_err(store_error)?;
-                    return Ok(Rotation::Reused(session));
-                }
-                sqlx::query("UPDATE tcx_refresh_tokens SET rotated_at = $1 WHERE digest = $2")
+                // The token rotated away now, and the new token's generation.
+                let (away, next_generation, grace) = match rotated_at {
+                    None => (presented.as_bytes().to_vec(), generation + 1, None),
+                    Some(rotated_at) => {
+                        let interval = i64::try_from(reuse_interval).unwrap_or(i64::MAX);
+                        let in_grace = interval > 0
+                            && grace_used_at.is_none()
+                            && now.saturating_sub(rotated_at) <= interval;
+                        // The grace covers only the token rotated last: its successor is current.
+                        let successor: Option<Vec<u8>> = if in_grace {
+                            sqlx::query_scalar(
+                                "SELECT digest FROM tcx_refresh_tokens
+                                 WHERE session_id = $1 AND generation = $2 AND rotated_at IS NULL",
+                            )
+                            .bind(session.id.as_str())
+                            .bind(generation + 1)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(store_error)?
+                        } else {
+                            None
+                        };
+                        let Some(successor) = successor else {
+                            sqlx::query("UPDATE tcx_sessions SET revoked_at = $1 WHERE id = $2")
+                                .bind(now)
+                                .bind(session.id.as_str())
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(store_error)?;
+                            tx.commit().await.map_err(store_error)?;
+                            return Ok(Rotation::Reused(session));
+                        };
+                        sqlx::query("UPDATE tcx_refresh_tokens SET grace_used_at = $1 WHERE digest = $2")
+                            .bind(now)
+                            .bind(&presented.as_bytes()[..])
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(store_error)?;
+                        // The lost successor is rotated away too, and gets no grace of its own.
+                        (successor, generation + 2, Some(now))
+                    }
+                };
+                sqlx::query(
+                    "UPDATE tcx_refresh_tokens SET rotated_at = $1, grace_used_at = $2 WHERE digest = $3",
+                )
                     .bind(now)
-                    .bind(&presented.as_bytes()[..])
+                    .bind(grace)
+                    .bind(&away)
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
                 sqlx::query(
-                    "INSERT INTO tcx_refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)",
+                    "INSERT INTO tcx_refresh_tokens (digest, session_id, created_at, generation)
+                     VALUES ($1, $2, $3, $4)",
                 )
                 .bind(&next.as_bytes()[..])
                 .bind(session.id.as_str())
                 .bind(now)
+                .bind(next_generation)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
+                // A bounded history: every ROTATED_TOKENS_KEPT rotations, forget what is older
+                // (so between that many and twice that many rotated tokens are kept).
+                let kept = ROTATED_TOKENS_KEPT as i64;
+                if next_generation % kept == 0 {
+                    sqlx::query("DELETE FROM tcx_refresh_tokens WHERE session_id = $1 AND generation < $2")
+                        .bind(session.id.as_str())
+                        .bind(next_generation - kept)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
                 tx.commit().await.map_err(store_error)?;
                 Ok(Rotation::Rotated(session))
             }

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use hashbrown::HashTable;
 
 use super::{CompactId, SHARDS, Uniform, canonical_uuid, id_bits, shard_of};
-use crate::store::{Rotation, Session, SessionStore, unix_now};
+use crate::store::{ROTATED_TOKENS_KEPT, Rotation, Session, SessionStore, unix_now};
 use crate::sync::lock;
 use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
 
@@ -118,8 +118,13 @@ struct Family {
     app: AppId,
     expires_at: i64,
     current: TokenKey,
-    /// The tokens rotated away: presenting one is reuse. Kept for clean-up too.
+    /// The latest tokens rotated away, oldest first, at most [`ROTATED_TOKENS_KEPT`]:
+    /// presenting one is reuse. Kept for clean-up too.
     rotated: Box<[TokenKey]>,
+    /// When the last of `rotated` was rotated (unix seconds), for the reuse interval.
+    rotated_at: i64,
+    /// Whether the last of `rotated` was already accepted once more within the interval.
+    grace_used: bool,
     /// The session id when it is not a canonical UUID (the key is then a digest of it).
     custom_id: Option<SessionId>,
     revoked: bool,
@@ -257,6 +262,8 @@ impl SessionStore for MemorySessionStore {
                 expires_at: session.expires_at,
                 current: token,
                 rotated: Box::default(),
+                rotated_at: 0,
+                grace_used: false,
                 custom_id,
                 revoked: false,
             },
@@ -270,6 +277,7 @@ impl SessionStore for MemorySessionStore {
         presented: &KeyDigest,
         next: &KeyDigest,
         now: i64,
+        reuse_interval: u64,
     ) -> Result<Rotation, StoreError> {
         let presented = token_key(presented);
         let Some(id) = self.family_of(&presented) else {
@@ -282,13 +290,34 @@ impl SessionStore for MemorySessionStore {
         if family.revoked || family.expires_at < now {
             return Ok(Rotation::Invalid);
         }
-        if family.current != presented {
+        let grace = reuse_interval > 0
+            && family.current != presented
+            && family.rotated.last() == Some(&presented)
+            && !family.grace_used
+            && now.saturating_sub(family.rotated_at)
+                <= i64::try_from(reuse_interval).unwrap_or(i64::MAX);
+        if family.current != presented && !grace {
             family.revoked = true;
             return Ok(Rotation::Reused(family.session(id)));
         }
+        // Rotate the current token away (on a grace retry, the one whose answer was lost),
+        // keeping the latest ROTATED_TOKENS_KEPT; the oldest is forgotten.
         let next = token_key(next);
-        family.rotated = family.tokens().copied().collect();
+        let mut rotated: Vec<TokenKey> = Vec::with_capacity(family.rotated.len() + 1);
+        rotated.extend_from_slice(&family.rotated);
+        rotated.push(family.current);
+        let forgotten = rotated.len().saturating_sub(ROTATED_TOKENS_KEPT);
+        for old in rotated.drain(..forgotten) {
+            lock(self.token_shard(&old)).remove(&old);
+        }
+        family.rotated = rotated.into_boxed_slice();
         family.current = next;
+        if grace {
+            family.grace_used = true;
+        } else {
+            family.rotated_at = now;
+            family.grace_used = false;
+        }
         let session = family.session(id);
         lock(self.token_shard(&next)).insert(next, id);
         Ok(Rotation::Rotated(session))
@@ -345,7 +374,7 @@ mod tests {
         for token in &old_tokens {
             let next = KeyDigest::of(b"unused");
             assert_eq!(
-                store.rotate(token, &next, now).await.unwrap(),
+                store.rotate(token, &next, now, 0).await.unwrap(),
                 Rotation::Invalid
             );
         }
@@ -388,7 +417,10 @@ mod tests {
                 1 => Rotation::Rotated(session(n, expiry(n))),
                 _ => Rotation::Invalid,
             };
-            assert_eq!(store.rotate(&token(n), &next, now).await.unwrap(), expected);
+            assert_eq!(
+                store.rotate(&token(n), &next, now, 0).await.unwrap(),
+                expected
+            );
         }
     }
 
@@ -416,7 +448,7 @@ mod tests {
                 KeyDigest::of(format!("next {}", session.id).as_bytes()),
             );
             store.create(&session, &first).await.unwrap();
-            let rotated = store.rotate(&first, &next, 0).await.unwrap();
+            let rotated = store.rotate(&first, &next, 0, 0).await.unwrap();
             assert_eq!(rotated, Rotation::Rotated(session.clone()));
             assert!(store.revoke(&session.id).await.unwrap());
         }

@@ -44,6 +44,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/postgres/0002_sessions.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_bounded_rotation.sql"),
+    ),
 ];
 
 /// The first key of the advisory lock that serializes migrations (the second is the

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/sqlite/0002_sessions.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/sqlite/0003_bounded_rotation.sql"),
+    ),
 ];
 
 /// Opens (creating it if needed) the SQLite database at `path` and applies the migrations.

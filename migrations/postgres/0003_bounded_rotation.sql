@@ -1,0 +1,5 @@
+-- Each refresh token's place in its family (0 for the first), so that a rotation keeps only
+-- the last few rotated tokens; and when a rotated token was accepted once more within the
+-- reuse interval (TCX_REFRESH_REUSE_INTERVAL).
+ALTER TABLE tcx_refresh_tokens ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tcx_refresh_tokens ADD COLUMN grace_used_at BIGINT;
