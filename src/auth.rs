@@ -115,7 +115,77 @@ impl TechCentrixAuth {
     pub fn session_store(&self) -> &Arc<dyn SessionStore> {
         &self.shared.sessions
     }
+
+    /// Housekeeping: deletes what has expired from the replay ledger and the session store,
+    /// `batch` rows per statement (each its own short transaction), until nothing expired is
+    /// left; how many entries and sessions went. A failed batch stops the pass with the
+    /// error; what earlier batches deleted stays deleted, and the next pass goes on from
+    /// there. Requests never purge (SQL stores); call this, or run
+    /// [`TechCentrixAuth::run_housekeeping`], from a task of the host.
+    ///
+    /// ```
+    /// # use techcentrix_auth::{ApiKey, JwtSecret, MemoryApiKeyValidator, MemoryUserStore, TechCentrixAuth};
+    /// # use techcentrix_auth::token::SigningKeys;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let auth = TechCentrixAuth::builder()
+    /// #     .api_keys(MemoryApiKeyValidator::new())
+    /// #     .user_store(MemoryUserStore::new())
+    /// #     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+    /// #     .build()
+    /// #     .unwrap();
+    /// let purged = auth.purge_expired(10_000).await.unwrap();
+    /// assert_eq!(purged, 0);
+    /// # });
+    /// ```
+    pub async fn purge_expired(&self, batch: usize) -> Result<u64, StoreError> {
+        let batch = batch.max(1);
+        let now = crate::sync::unix_seconds();
+        let mut purged = 0;
+        loop {
+            let done = self.shared.ledger.purge_expired(now, batch).await?;
+            purged += done;
+            if done < batch as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        loop {
+            let done = self.shared.sessions.purge_expired(now as i64, batch).await?;
+            purged += done;
+            if done < batch as u64 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(purged)
+    }
+
+    /// Runs [`TechCentrixAuth::purge_expired`] (batches of [`HOUSEKEEPING_BATCH`] rows) every
+    /// `every`, forever: spawn it next to the server. A pass that fails is logged and
+    /// retried at the next tick; nothing is skipped.
+    ///
+    /// ```no_run
+    /// # fn run(auth: techcentrix_auth::TechCentrixAuth) {
+    /// tokio::spawn(auth.clone().run_housekeeping(std::time::Duration::from_secs(60)));
+    /// # }
+    /// ```
+    pub async fn run_housekeeping(self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match self.purge_expired(HOUSEKEEPING_BATCH).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "housekeeping: expired entries deleted"),
+                Err(err) => tracing::warn!(error = %err, "housekeeping failed; retrying at the next tick"),
+            }
+        }
+    }
 }
+
+/// Rows per statement in [`TechCentrixAuth::run_housekeeping`]: small enough that a batch
+/// holds a SQLite write lock for milliseconds, not seconds.
+pub const HOUSEKEEPING_BATCH: usize = 5_000;
 
 impl fmt::Debug for TechCentrixAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -63,7 +63,7 @@ pub mod store;
 mod sync;
 pub mod token;
 
-pub use auth::{AuthBuilder, TechCentrixAuth};
+pub use auth::{AuthBuilder, HOUSEKEEPING_BATCH, TechCentrixAuth};
 pub use config::{AuthConfig, ConfigError};
 pub use endpoints::{AuthEndpoints, AuthEndpointsLayer, AuthService};
 pub use error::{BoxError, Error, StoreError};

@@ -193,8 +193,10 @@ fn memory() -> Option<Ledger> {
     Some(Ledger {
         ledger,
         forget_as_of: Arc::new(move |t| {
-            forgetting.purge_expired(t);
-            Box::pin(async {})
+            let ledger = forgetting.clone();
+            Box::pin(async move {
+                ledger.purge_expired(t, usize::MAX).await.unwrap();
+            })
         }),
         _keep: Box::new(()),
     })
@@ -212,7 +214,7 @@ async fn sqlite() -> Option<Ledger> {
         forget_as_of: Arc::new(move |t| {
             let ledger = forgetting.clone();
             Box::pin(async move {
-                ledger.purge_expired(t as i64).await.unwrap();
+                ledger.purge_expired(t, usize::MAX).await.unwrap();
             })
         }),
         _keep: Box::new(dir),
@@ -231,7 +233,7 @@ async fn postgres() -> Option<Ledger> {
         forget_as_of: Arc::new(move |t| {
             let ledger = forgetting.clone();
             Box::pin(async move {
-                ledger.purge_expired(t as i64).await.unwrap();
+                ledger.purge_expired(t, usize::MAX).await.unwrap();
             })
         }),
         _keep: Box::new(schema),

@@ -97,6 +97,9 @@ pub(crate) struct Listener {
     limits: Limits,
 }
 
+/// How often the servers delete what has expired from the ledger and the session store.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+
 /// Sets up logging (to stderr, `RUST_LOG` or `info`), reads the environment, opens the
 /// stores and binds the listener. On a bad setting it prints the error naming the variable
 /// and returns the exit code to stop with.
@@ -133,6 +136,8 @@ pub(crate) async fn start() -> Result<(TechCentrixAuth, Listener), ExitCode> {
         .local_addr()
         .map_err(|e| fail(format!("TCX_LISTEN: {e}")))?;
     println!("listening on http://{address}");
+    // Expired ledger entries and sessions are deleted here, never inside a request.
+    tokio::spawn(server.auth.clone().run_housekeeping(HOUSEKEEPING_EVERY));
     let listener = Listener {
         tcp: listener,
         limits,

@@ -275,12 +275,25 @@ pub enum Consumed {
 pub trait ReplayLedger: Send + Sync + 'static {
     /// Marks `jti` used until `expires_at`; whether it was unused.
     async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError>;
+
+    /// Forgets at most `limit` entries whose `expires_at` is before `now`; how many. Called
+    /// by housekeeping ([`TechCentrixAuth::purge_expired`](crate::TechCentrixAuth::purge_expired)),
+    /// never inside a request. The default forgets nothing: for a ledger that expires its
+    /// entries by itself (Redis).
+    async fn purge_expired(&self, now: u64, limit: usize) -> Result<u64, StoreError> {
+        let _ = (now, limit);
+        Ok(0)
+    }
 }
 
 #[async_trait]
 impl<T: ReplayLedger + ?Sized> ReplayLedger for Arc<T> {
     async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
         (**self).consume(jti, expires_at).await
+    }
+
+    async fn purge_expired(&self, now: u64, limit: usize) -> Result<u64, StoreError> {
+        (**self).purge_expired(now, limit).await
     }
 }
 
@@ -362,6 +375,13 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Revokes the family of a token (current or rotated); whether one was live.
     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError>;
+
+    /// Deletes at most `limit` families (with their tokens) that expired before `now`; how
+    /// many. Called by housekeeping, never inside a request. The default deletes nothing.
+    async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
+        let _ = (now, limit);
+        Ok(0)
+    }
 }
 
 #[async_trait]
@@ -386,6 +406,10 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
 
     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
         (**self).revoke_by_token(token).await
+    }
+
+    async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
+        (**self).purge_expired(now, limit).await
     }
 }
 

@@ -1,22 +1,7 @@
 //! What the SQL backends share: the mapping of driver errors to [`StoreError`] and the
-//! pace of expiry on write.
-
-use std::sync::atomic::{AtomicI64, Ordering};
+//! migrations.
 
 use crate::StoreError;
-
-/// How often, at most, a store deletes expired rows on its own.
-pub(crate) const PURGE_EVERY_SECS: i64 = 60;
-
-/// Whether the caller is the one to purge now (at most once per [`PURGE_EVERY_SECS`] per
-/// store).
-pub(crate) fn purge_due(purged_at: &AtomicI64, now: i64) -> bool {
-    let last = purged_at.load(Ordering::Relaxed);
-    now - last >= PURGE_EVERY_SECS
-        && purged_at
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .is_ok()
-}
 
 /// Connection trouble, pool exhaustion and every "cannot answer now" code of the database
 /// are "unavailable" (503/7 for the client); anything else is a store bug (500/9).

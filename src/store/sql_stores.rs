@@ -49,12 +49,10 @@ macro_rules! sql_stores {
         lock_rotation: $lock_rotation:literal,
         key_order: $key_order:literal $(,)?
     ) => {
-        use std::sync::atomic::AtomicI64;
-
         use async_trait::async_trait;
         use sqlx::Row as _;
 
-        use crate::store::sql::{purge_due, store_error};
+        use crate::store::sql::store_error;
         use crate::store::{
             ApiKeyAdmin, ApiKeyValidator, Consumed, ExternalProfile, ROTATED_TOKENS_KEPT, ReplayLedger, Rotation,
             Session, SessionStore, StoredKey, Upserted, User, UserCount, UserStore, unix_now,
@@ -280,33 +278,19 @@ macro_rules! sql_stores {
         #[derive(Debug)]
         pub struct $Ledger {
             pool: $Pool,
-            purged_at: AtomicI64,
         }
 
         impl $Ledger {
             /// The ledger in `pool`'s database (migrated by [`migrate`](super::migrate)).
             pub fn new(pool: $Pool) -> Self {
-                $Ledger { pool, purged_at: AtomicI64::new(0) }
+                $Ledger { pool }
             }
 
-            /// Deletes the entries that expired before `now` (unix seconds); how many.
-            pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-                let done = sqlx::query("DELETE FROM tcx_replay WHERE expires_at < $1")
-                    .bind(now)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                Ok(done.rows_affected())
-            }
         }
 
         #[async_trait]
         impl ReplayLedger for $Ledger {
             async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
-                let now = unix_now();
-                if purge_due(&self.purged_at, now) {
-                    self.purge_expired(now).await?;
-                }
                 let expires_at = i64::try_from(expires_at).unwrap_or(i64::MAX);
                 // A row for the id, expired or not, means used: never new again while held.
                 let done = sqlx::query(
@@ -320,6 +304,19 @@ macro_rules! sql_stores {
                 .map_err(store_error)?;
                 Ok(if done.rows_affected() == 1 { Consumed::First } else { Consumed::Replayed })
             }
+
+            async fn purge_expired(&self, now: u64, limit: usize) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "DELETE FROM tcx_replay WHERE jti IN
+                         (SELECT jti FROM tcx_replay WHERE expires_at < $1 LIMIT $2)",
+                )
+                .bind(i64::try_from(now).unwrap_or(i64::MAX))
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(done.rows_affected())
+            }
         }
 
         #[doc = concat!("Refresh-token families in ", $backend, "'s `tcx_sessions` and `tcx_refresh_tokens`")]
@@ -329,7 +326,6 @@ macro_rules! sql_stores {
         #[derive(Debug)]
         pub struct $Sessions {
             pool: $Pool,
-            purged_at: AtomicI64,
         }
 
         /// A token's family: session id, the token's `rotated_at`, user, app, the family's
@@ -347,37 +343,15 @@ macro_rules! sql_stores {
         impl $Sessions {
             /// The sessions in `pool`'s database (migrated by [`migrate`](super::migrate)).
             pub fn new(pool: $Pool) -> Self {
-                $Sessions { pool, purged_at: AtomicI64::new(0) }
+                $Sessions { pool }
             }
 
-            /// Deletes the families (and their tokens) that expired before `now`; how many.
-            pub async fn purge_expired(&self, now: i64) -> Result<u64, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(store_error)?;
-                sqlx::query(
-                    "DELETE FROM tcx_refresh_tokens WHERE session_id IN
-                         (SELECT id FROM tcx_sessions WHERE expires_at < $1)",
-                )
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
-                let done = sqlx::query("DELETE FROM tcx_sessions WHERE expires_at < $1")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(done.rows_affected())
-            }
         }
 
         #[async_trait]
         impl SessionStore for $Sessions {
             async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
                 let now = unix_now();
-                if purge_due(&self.purged_at, now) {
-                    self.purge_expired(now).await?;
-                }
                 let mut tx = self.pool.begin().await.map_err(store_error)?;
                 sqlx::query(
                     "INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at)
@@ -520,6 +494,31 @@ macro_rules! sql_stores {
                 }
                 tx.commit().await.map_err(store_error)?;
                 Ok(Rotation::Rotated(session))
+            }
+
+            async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
+                // The same `limit` oldest expired families in both statements: one
+                // transaction, and no family expires into the past meanwhile.
+                const EXPIRED: &str =
+                    "SELECT id FROM tcx_sessions WHERE expires_at < $1 ORDER BY expires_at, id LIMIT $2";
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(store_error)?;
+                sqlx::query(&format!(
+                    "DELETE FROM tcx_refresh_tokens WHERE session_id IN ({EXPIRED})"
+                ))
+                .bind(now)
+                .bind(limit)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                let done = sqlx::query(&format!("DELETE FROM tcx_sessions WHERE id IN ({EXPIRED})"))
+                    .bind(now)
+                    .bind(limit)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(done.rows_affected())
             }
 
             async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {

@@ -82,11 +82,16 @@ impl MemoryReplayLedger {
         self.len() == 0
     }
 
-    /// Forgets every entry that expired before `now` (unix seconds).
-    pub fn purge_expired(&self, now: u64) {
+    /// Forgets every entry that expired before `now` (unix seconds); how many.
+    fn sweep_all(&self, now: u64) -> u64 {
+        let mut forgotten = 0;
         for shard in self.shards.iter() {
-            lock(shard).sweep(now);
+            let mut shard = lock(shard);
+            let before = shard.used.len();
+            shard.sweep(now);
+            forgotten += (before - shard.used.len()) as u64;
         }
+        forgotten
     }
 
     /// The first use of `jti` at time `now`?
@@ -129,6 +134,11 @@ impl ReplayLedger for MemoryReplayLedger {
     async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
         Ok(self.consume_at(jti, expires_at, unix_now() as u64))
     }
+
+    /// Sweeps every shard (the limit does not apply: a shard is swept whole, in memory).
+    async fn purge_expired(&self, now: u64, _limit: usize) -> Result<u64, StoreError> {
+        Ok(self.sweep_all(now))
+    }
 }
 
 #[cfg(test)]
@@ -139,7 +149,7 @@ mod tests {
     fn a_held_id_stays_used_past_its_expiry() {
         let ledger = MemoryReplayLedger::new();
         // A sweep ran at 101 (sweeps come at most once a second)...
-        ledger.purge_expired(101);
+        ledger.sweep_all(101);
         // ...then a late caller consumes an id whose expiry has passed: it is held until the
         // next sweep, and used all that time.
         assert_eq!(ledger.consume_at("a", 100, 101), Consumed::First);

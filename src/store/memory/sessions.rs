@@ -327,6 +327,18 @@ impl SessionStore for MemorySessionStore {
         Ok(self.revoke_family(id_bits(id.as_str())))
     }
 
+    /// Sweeps every shard (the limit does not apply: a shard is swept whole, in memory).
+    async fn purge_expired(&self, now: i64, _limit: usize) -> Result<u64, StoreError> {
+        let mut forgotten = 0;
+        for shard in self.families.iter() {
+            let mut shard = lock(shard);
+            let before = shard.families.len();
+            self.sweep(&mut shard, now);
+            forgotten += (before - shard.families.len()) as u64;
+        }
+        Ok(forgotten)
+    }
+
     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
         Ok(match self.family_of(&token_key(token)) {
             Some(id) => self.revoke_family(id),

@@ -1,0 +1,126 @@
+//! One session refreshed many times: the cost of a refresh at the start of the family's life
+//! and after `ROTATIONS` refreshes, on each session store. A bounded rotation history keeps
+//! the two alike; an unbounded one makes late refreshes slower (the memory store copied its
+//! whole history on every refresh before it was bounded).
+//!
+//! `cargo bench --bench rotation` (all features for SQLite and PostgreSQL; PostgreSQL when
+//! `TCX_TEST_POSTGRES_URL` is set). `ROTATIONS` (default 1,000,000) sets the count for the
+//! memory and SQLite stores; PostgreSQL, a network round trip per statement, does
+//! `PG_ROTATIONS` (default 100,000).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use techcentrix_auth::store::{Rotation, Session, SessionStore};
+use techcentrix_auth::{KeyDigest, MemorySessionStore, SessionId};
+
+/// Refreshes timed in each window.
+const WINDOW: usize = 2_000;
+
+fn count(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn token(n: usize) -> KeyDigest {
+    KeyDigest::of(&n.to_le_bytes())
+}
+
+/// Refreshes one session `rotations` times; the mean time of a refresh in the first and the
+/// last window of `WINDOW` refreshes.
+async fn run(store: Arc<dyn SessionStore>, rotations: usize) -> (Duration, Duration) {
+    let rotations = rotations.max(WINDOW);
+    let session = Session {
+        id: SessionId::random(),
+        user: "bench-user".into(),
+        app: "acme".into(),
+        expires_at: i64::MAX,
+    };
+    store.create(&session, &token(0)).await.unwrap();
+    let mut first = Duration::ZERO;
+    let mut last = Duration::ZERO;
+    let report_every = (rotations / 10).max(1);
+    for n in 0..rotations {
+        let started = Instant::now();
+        let rotation = store.rotate(&token(n), &token(n + 1), 0, 0).await.unwrap();
+        let took = started.elapsed();
+        assert!(matches!(rotation, Rotation::Rotated(_)), "refresh {n}");
+        if n < WINDOW {
+            first += took;
+        }
+        if n >= rotations - WINDOW {
+            last += took;
+        }
+        if n > 0 && n % report_every == 0 {
+            eprint!(".");
+        }
+    }
+    eprintln!();
+    (first / WINDOW as u32, last / WINDOW as u32)
+}
+
+fn report(name: &str, rotations: usize, (first, last): (Duration, Duration)) {
+    let rotations = rotations.max(WINDOW);
+    println!(
+        "{name:<10} {rotations:>9} refreshes: first {WINDOW} {:>8.2} µs each, last {WINDOW} {:>8.2} µs each ({:.2}x)",
+        first.as_secs_f64() * 1e6,
+        last.as_secs_f64() * 1e6,
+        last.as_secs_f64() / first.as_secs_f64()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run briefly.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let rotations = if quick {
+        WINDOW * 2
+    } else {
+        count("ROTATIONS", 1_000_000)
+    };
+    let pg_rotations = if quick {
+        WINDOW * 2
+    } else {
+        count("PG_ROTATIONS", 100_000)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let memory = run(Arc::new(MemorySessionStore::new()), rotations).await;
+        report("memory", rotations, memory);
+
+        #[cfg(feature = "sqlite")]
+        {
+            use techcentrix_auth::store::sqlite::{self, SqliteSessionStore};
+            let dir = tempfile::tempdir().unwrap();
+            let pool = sqlite::open(dir.path().join("rotation.db")).await.unwrap();
+            let sqlite = run(Arc::new(SqliteSessionStore::new(pool)), rotations).await;
+            report("sqlite", rotations, sqlite);
+        }
+
+        #[cfg(feature = "postgres")]
+        if let Ok(url) = std::env::var("TCX_TEST_POSTGRES_URL") {
+            use techcentrix_auth::store::postgres::{self, PostgresOptions, PostgresSessionStore};
+            let schema = format!(
+                "tcx_bench_{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            );
+            let pool = postgres::connect(&PostgresOptions::new(&url).schema(&schema))
+                .await
+                .unwrap();
+            let pg = run(
+                Arc::new(PostgresSessionStore::new(pool.clone())),
+                pg_rotations,
+            )
+            .await;
+            report("postgres", pg_rotations, pg);
+            sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    });
+}
