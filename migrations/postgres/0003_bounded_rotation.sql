@@ -3,3 +3,7 @@
 -- reuse interval (TCX_REFRESH_REUSE_INTERVAL).
 ALTER TABLE tcx_refresh_tokens ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE tcx_refresh_tokens ADD COLUMN grace_used_at BIGINT;
+
+-- A rotation forgets the token ROTATED_TOKENS_KEPT generations back by this key: one index
+-- entry, however many dead ones an older family has left behind.
+CREATE INDEX IF NOT EXISTS tcx_refresh_tokens_generation ON tcx_refresh_tokens (session_id, generation);

@@ -481,17 +481,16 @@ macro_rules! sql_stores {
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
-                // A bounded history: every ROTATED_TOKENS_KEPT rotations, forget what is older
-                // (so between that many and twice that many rotated tokens are kept).
+                // A bounded history: the token ROTATED_TOKENS_KEPT + 1 generations back goes
+                // (one exact key of the (session_id, generation) index; a range over the
+                // family's earlier rows would walk their dead index entries too).
                 let kept = ROTATED_TOKENS_KEPT as i64;
-                if next_generation % kept == 0 {
-                    sqlx::query("DELETE FROM tcx_refresh_tokens WHERE session_id = $1 AND generation < $2")
-                        .bind(session.id.as_str())
-                        .bind(next_generation - kept)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                }
+                sqlx::query("DELETE FROM tcx_refresh_tokens WHERE session_id = $1 AND generation = $2")
+                    .bind(session.id.as_str())
+                    .bind(next_generation - kept - 1)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(Rotation::Rotated(session))
             }
