@@ -9,7 +9,9 @@
 #
 # Run with: bash bench/load.sh
 # Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32),
-# ONLY (a regex: run the baseline and the scenarios whose label matches).
+# ONLY (a regex: run the baseline and the scenarios whose label matches, e.g. ONLY=flood).
+# The flood scenarios (requests without valid credentials beside legitimate ones, on SQLite
+# and, when it runs on 127.0.0.1:5432, PostgreSQL) print a second table.
 # Installs wrk from Debian's packages if it is missing. Loopback only; every run is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -132,6 +134,52 @@ scenario "sqlite (WAL), existing user" axum bench/external.lua USERS=repeat TCX_
 scenario "sqlite (WAL), new user each request" axum bench/external.lua USERS=distinct TCX_DATABASE_URL="sqlite://$WORK/bench2.db"
 scenario "redeem /token (memory ledger)" axum token - TCX_DATABASE_URL=memory:
 
+# flood LABEL SERVER_ENV...: requests without valid credentials (random refresh tokens at
+# /refresh and /sign-out, random API keys at /external). First each kind alone, for the
+# server's CPU per request (goal: a flood request costs no more than a wrong-key one); then
+# legitimate sign-ups and redemptions (8 connections each) while 16 connections flood (goal:
+# no error, i.e. no 503, for the legitimate requests).
+flood() {
+  local label=$1; shift
+  if [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then
+    return
+  fi
+  start axum "$@"
+  warm_up "$URL"
+  local mode badkey refresh signout
+  for i in $(seq 1 "$RUNS"); do
+    for mode in badkey refresh signout; do
+      local r
+      r=$(run "$PID" "$URL" bench/flood.lua FLOOD=$mode)
+      echo "  $label, $mode alone: $r" >&2
+      echo "$label|$mode|$r" >>"$WORK/flood"
+    done
+  done
+  mint
+  local legit_up="$WORK/legit-up.out" legit_token="$WORK/legit-token.out" flooding="$WORK/flooding.out"
+  env BENCH_KEY="$KEY" USERS=distinct wrk -t1 -c8 -d"${DURATION}s" --latency -s bench/external.lua \
+    "$URL/user/api/auth/external" >"$legit_up" &
+  local up=$!
+  env TOKENS="$WORK/tokens" wrk -t1 -c8 -d"${DURATION}s" --latency -s bench/token.lua \
+    "$URL/user/api/auth/token" >"$legit_token" &
+  local token=$!
+  env FLOOD=mix wrk -t1 -c16 -d"${DURATION}s" -s bench/flood.lua "$URL/" >"$flooding" &
+  local flooder=$!
+  wait $up $token $flooder
+  echo "$label|during|$(grep '^RESULT' "$legit_up")|$(grep '^RESULT' "$legit_token")|$(grep '^RESULT' "$flooding")" >>"$WORK/flood"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  echo "done: $label" >&2
+}
+
+: >"$WORK/flood"
+flood "flood, sqlite" TCX_DATABASE_URL="sqlite://$WORK/flood.db"
+PG_URL=${TCX_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
+PG_SCHEMA=tcx_bench_$RANDOM$RANDOM
+if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  flood "flood, postgres" TCX_DATABASE_URL="$PG_URL" TCX_DATABASE_SCHEMA="$PG_SCHEMA"
+  psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1 || true
+fi
+
 BASE_RSS=$(peak_rss_mb "$BASE_PID")
 echo
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, $RUNS runs of each scenario, each paired with a baseline run; medians; $(nproc) cores; $(uname -m); $(date -u +%Y-%m-%d)"
@@ -160,4 +208,26 @@ for label, pairs in scenarios.items():
     ours = [p[0] for p, _ in pairs]
     ratio = lambda k: f"{med([p[0][k] / p[1][k] for p, _ in pairs]):.2f}"
     row(label, ours, (ratio("rps"), ratio("p99"), ratio("cpu")), pairs[-1][1])
+PY
+python3 - "$WORK/flood" <<'PY'
+import statistics, sys
+alone, during = {}, {}
+for line in open(sys.argv[1]):
+    parts = line.rstrip("\n").split("|")
+    if parts[1] == "during":
+        during[parts[0]] = [dict(kv.split("=") for kv in p.split()[1:]) for p in parts[2:]]
+    else:
+        alone.setdefault(parts[0], {}).setdefault(parts[1], []).append(parts[2].split())
+if not alone:
+    sys.exit()
+print()
+print("| flood scenario | wrong API key: server CPU µs/req | random refresh token: µs/req (× wrong key) | random sign-out token: µs/req (× wrong key) | legit sign-ups during the flood: req/s, errors | legit redemptions during the flood: req/s, errors | flood req/s |")
+print("|---|---|---|---|---|---|---|")
+for label, modes in alone.items():
+    cpu = {m: statistics.median(float(r[4]) for r in runs) for m, runs in modes.items()}
+    up, token, flood = during[label]
+    rate = lambda d: int(d["requests"]) / (int(d["duration_us"]) / 1e6)
+    print(f"| {label} | {cpu['badkey']:.1f} | {cpu['refresh']:.1f} ({cpu['refresh'] / cpu['badkey']:.2f}) | "
+          f"{cpu['signout']:.1f} ({cpu['signout'] / cpu['badkey']:.2f}) | {rate(up):,.0f}, {up['errors']} | "
+          f"{rate(token):,.0f}, {token['errors']} | {rate(flood):,.0f} |")
 PY

@@ -89,7 +89,29 @@ where
         5 + flows as i64,
         "live entries stay"
     );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM tcx_refresh_tokens WHERE session_id LIKE 'old-%'").await,
+        0,
+        "the expired sessions' tokens went with them"
+    );
     assert_eq!(auth.purge_expired(5_000).await.unwrap(), 0);
+}
+
+/// The stores of one SQL backend on `pool`, its backlog cleared outside requests.
+macro_rules! clear_backlog {
+    ($pool:expr, $users:ident, $ledger:ident, $sessions:ident) => {{
+        let pool = $pool;
+        let auth = auth(
+            $users::new(pool.clone()),
+            $ledger::new(pool.clone()),
+            $sessions::new(pool.clone()),
+        );
+        backlog_is_cleared_outside_requests(auth, |sql| {
+            let pool = pool.clone();
+            async move { sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap() }
+        })
+        .await;
+    }};
 }
 
 #[cfg(feature = "sqlite")]
@@ -112,22 +134,12 @@ async fn sqlite_backlog_of_a_million_expired_rows() {
     .execute(&pool)
     .await
     .unwrap();
-    let auth = auth(
-        SqliteUserStore::new(pool.clone()),
-        SqliteReplayLedger::new(pool.clone()),
-        SqliteSessionStore::new(pool.clone()),
+    clear_backlog!(
+        pool,
+        SqliteUserStore,
+        SqliteReplayLedger,
+        SqliteSessionStore
     );
-    backlog_is_cleared_outside_requests(auth, |sql| {
-        let pool = pool.clone();
-        async move { sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap() }
-    })
-    .await;
-    let tokens: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM tcx_refresh_tokens WHERE session_id LIKE 'old-%'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(tokens, 0, "the expired sessions' tokens went with them");
 }
 
 #[cfg(feature = "postgres")]
@@ -151,20 +163,10 @@ async fn postgres_backlog_of_a_million_expired_rows() {
     .execute(&pool)
     .await
     .unwrap();
-    let auth = auth(
-        PostgresUserStore::new(pool.clone()),
-        PostgresReplayLedger::new(pool.clone()),
-        PostgresSessionStore::new(pool.clone()),
+    clear_backlog!(
+        pool,
+        PostgresUserStore,
+        PostgresReplayLedger,
+        PostgresSessionStore
     );
-    backlog_is_cleared_outside_requests(auth, |sql| {
-        let pool = pool.clone();
-        async move { sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap() }
-    })
-    .await;
-    let tokens: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM tcx_refresh_tokens WHERE session_id LIKE 'old-%'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-    assert_eq!(tokens, 0, "the expired sessions' tokens went with them");
 }

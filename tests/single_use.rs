@@ -187,10 +187,10 @@ async fn a_first_use_that_stalls_past_expiry_is_refused(ledger: Ledger) {
     late.assert_error(401, 5);
 }
 
-fn memory() -> Option<Ledger> {
-    let ledger = Arc::new(MemoryReplayLedger::new());
+/// A ledger that forgets through its own purge: what it holds past `expires_at < t` goes.
+fn purging(ledger: Arc<dyn ReplayLedger>, keep: Box<dyn Any + Send + Sync>) -> Ledger {
     let forgetting = ledger.clone();
-    Some(Ledger {
+    Ledger {
         ledger,
         forget_as_of: Arc::new(move |t| {
             let ledger = forgetting.clone();
@@ -198,8 +198,12 @@ fn memory() -> Option<Ledger> {
                 ledger.purge_expired(t, usize::MAX).await.unwrap();
             })
         }),
-        _keep: Box::new(()),
-    })
+        _keep: keep,
+    }
+}
+
+fn memory() -> Option<Ledger> {
+    Some(purging(Arc::new(MemoryReplayLedger::new()), Box::new(())))
 }
 
 #[cfg(feature = "sqlite")]
@@ -207,18 +211,10 @@ async fn sqlite() -> Option<Ledger> {
     use techcentrix_auth::store::sqlite::{self, SqliteReplayLedger};
     let dir = tempfile::tempdir().unwrap();
     let pool = sqlite::open(dir.path().join("ledger.db")).await.unwrap();
-    let ledger = Arc::new(SqliteReplayLedger::new(pool));
-    let forgetting = ledger.clone();
-    Some(Ledger {
-        ledger,
-        forget_as_of: Arc::new(move |t| {
-            let ledger = forgetting.clone();
-            Box::pin(async move {
-                ledger.purge_expired(t, usize::MAX).await.unwrap();
-            })
-        }),
-        _keep: Box::new(dir),
-    })
+    Some(purging(
+        Arc::new(SqliteReplayLedger::new(pool)),
+        Box::new(dir),
+    ))
 }
 
 #[cfg(feature = "postgres")]
@@ -226,18 +222,10 @@ async fn postgres() -> Option<Ledger> {
     use techcentrix_auth::store::postgres::{self, PostgresReplayLedger};
     let schema = common::services::PgSchema::new()?;
     let pool = postgres::connect(&schema.options()).await.unwrap();
-    let ledger = Arc::new(PostgresReplayLedger::new(pool));
-    let forgetting = ledger.clone();
-    Some(Ledger {
-        ledger,
-        forget_as_of: Arc::new(move |t| {
-            let ledger = forgetting.clone();
-            Box::pin(async move {
-                ledger.purge_expired(t, usize::MAX).await.unwrap();
-            })
-        }),
-        _keep: Box::new(schema),
-    })
+    Some(purging(
+        Arc::new(PostgresReplayLedger::new(pool)),
+        Box::new(schema),
+    ))
 }
 
 /// Redis forgets a key at its `EXAT`; a Redis whose clock reads `t` has forgotten every

@@ -196,36 +196,36 @@ impl EnvConfig {
                 })?;
             auth.store_timeout = Duration::from_secs_f64(secs);
         }
+        // The bounds are AuthConfig's, the one place that holds them.
         if let Some(v) = var("TCX_ONE_TIME_TOKEN_TTL") {
-            auth.one_time_token_ttl = seconds("TCX_ONE_TIME_TOKEN_TTL", &v, 3600)?;
+            auth.one_time_token_ttl = seconds(
+                "TCX_ONE_TIME_TOKEN_TTL",
+                &v,
+                1,
+                AuthConfig::MAX_ONE_TIME_TOKEN_TTL,
+            )?;
         }
         if let Some(v) = var("TCX_ACCESS_TOKEN_TTL") {
-            auth.access_token_ttl = seconds("TCX_ACCESS_TOKEN_TTL", &v, 86_400)?;
+            auth.access_token_ttl = seconds(
+                "TCX_ACCESS_TOKEN_TTL",
+                &v,
+                1,
+                AuthConfig::MAX_ACCESS_TOKEN_TTL,
+            )?;
         }
         if let Some(v) = var("TCX_SESSION_TTL") {
-            auth.session_ttl = seconds("TCX_SESSION_TTL", &v, 365 * 86_400)?;
+            auth.session_ttl = seconds("TCX_SESSION_TTL", &v, 1, AuthConfig::MAX_SESSION_TTL)?;
         }
         if let Some(v) = var("TCX_TOKEN_LEEWAY") {
-            auth.leeway = match v.trim().parse::<u64>() {
-                Ok(secs) if secs <= 300 => Duration::from_secs(secs),
-                _ => {
-                    return Err(ConfigError::new(
-                        "TCX_TOKEN_LEEWAY",
-                        format!("`{v}` is not a whole number of seconds from 0 to 300"),
-                    ));
-                }
-            };
+            auth.leeway = seconds("TCX_TOKEN_LEEWAY", &v, 0, AuthConfig::MAX_LEEWAY)?;
         }
         if let Some(v) = var("TCX_REFRESH_REUSE_INTERVAL") {
-            auth.refresh_reuse_interval = match v.trim().parse::<u64>() {
-                Ok(secs) if secs <= 3600 => Duration::from_secs(secs),
-                _ => {
-                    return Err(ConfigError::new(
-                        "TCX_REFRESH_REUSE_INTERVAL",
-                        format!("`{v}` is not a whole number of seconds from 0 to 3600"),
-                    ));
-                }
-            };
+            auth.refresh_reuse_interval = seconds(
+                "TCX_REFRESH_REUSE_INTERVAL",
+                &v,
+                0,
+                AuthConfig::MAX_REFRESH_REUSE_INTERVAL,
+            )?;
         }
         if let Some(v) = lookup("TCX_ISSUER") {
             if v.trim().is_empty() || v.chars().any(char::is_control) {
@@ -282,12 +282,14 @@ fn parse_signing_keys(value: &str) -> Result<SigningKeys, ConfigError> {
     keys.ok_or_else(|| ConfigError::new("TCX_SIGNING_KEYS", "no entry"))
 }
 
-fn seconds(name: &str, value: &str, max: u64) -> Result<Duration, ConfigError> {
+/// A whole number of seconds from `min` to `max`.
+fn seconds(name: &str, value: &str, min: u64, max: Duration) -> Result<Duration, ConfigError> {
+    let max = max.as_secs();
     match value.trim().parse::<u64>() {
-        Ok(secs) if (1..=max).contains(&secs) => Ok(Duration::from_secs(secs)),
+        Ok(secs) if (min..=max).contains(&secs) => Ok(Duration::from_secs(secs)),
         _ => Err(ConfigError::new(
             name,
-            format!("`{value}` is not a whole number of seconds from 1 to {max}"),
+            format!("`{value}` is not a whole number of seconds from {min} to {max}"),
         )),
     }
 }
