@@ -150,7 +150,11 @@ impl TechCentrixAuth {
             tokio::task::yield_now().await;
         }
         loop {
-            let done = self.shared.sessions.purge_expired(now as i64, batch).await?;
+            let done = self
+                .shared
+                .sessions
+                .purge_expired(now as i64, batch)
+                .await?;
             purged += done;
             if done < batch as u64 {
                 break;
@@ -177,7 +181,9 @@ impl TechCentrixAuth {
             match self.purge_expired(HOUSEKEEPING_BATCH).await {
                 Ok(0) => {}
                 Ok(purged) => tracing::debug!(purged, "housekeeping: expired entries deleted"),
-                Err(err) => tracing::warn!(error = %err, "housekeeping failed; retrying at the next tick"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "housekeeping failed; retrying at the next tick")
+                }
             }
         }
     }
