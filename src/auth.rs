@@ -348,8 +348,6 @@ impl fmt::Debug for AuthBuilder {
 
 /// The JWKS document of `keys`, serialized once.
 fn jwks_body(keys: &SigningKeys) -> bytes::Bytes {
-    // A `JwkSet` is strings and lists: serializing it cannot fail.
-    serde_json::to_vec(&keys.jwks())
-        .expect("a JWK set serializes")
-        .into()
+    // A JSON value always serializes.
+    serde_json::to_vec(&keys.jwks()).unwrap_or_default().into()
 }

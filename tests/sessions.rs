@@ -342,7 +342,7 @@ async fn alg_none_and_hs_signed_with_the_public_key_are_refused() {
     let auth = auth_with_keys(SigningKeys::from_pem("ec1", &pem("ec-a.pem")).unwrap());
     let issued = call(&auth, guide_request(KEY, GUIDE_BODY)).await.claims();
     let public_pem = pem("ec-a.pub.pem");
-    let jwk = serde_json::to_value(&auth.signing_keys().jwks().keys[0]).unwrap();
+    let jwk = auth.signing_keys().jwks()["keys"][0].clone();
     let forgeries = [
         hand_made(
             json!({"alg": "none", "typ": "JWT", "kid": "ec1"}),
@@ -701,7 +701,7 @@ async fn jwks_keys_verify_tokens_with_an_independent_jwt_library() {
     let other = SigningKeys::from_pem("other", &pem("ec-b.pem"))
         .unwrap()
         .jwks();
-    let other_json = serde_json::to_value(&other.keys[0]).unwrap();
+    let other_json = other["keys"][0].clone();
     let other: JsonWebKey<'_> = serde_json::from_value(other_json).unwrap();
     let other = <Es256 as jwt_compact::Algorithm>::VerifyingKey::try_from(&other).unwrap();
     let ec_token = call(&ec_auth, guide_request(KEY, GUIDE_BODY))

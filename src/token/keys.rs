@@ -37,7 +37,7 @@ use crate::{BoxError, ConfigError, JwtSecret, base64url};
 /// let keys = new.clone().with_previous(old.clone()).unwrap();
 /// assert_eq!(keys.kid(), new.kid());
 /// assert_eq!(keys.kids().count(), 2);
-/// assert!(keys.jwks().keys.is_empty(), "a shared secret is never published");
+/// assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 0, "a shared secret is never published");
 /// // The same key id twice is refused.
 /// assert!(new.clone().with_previous(new).is_err());
 /// ```
@@ -98,8 +98,8 @@ impl SigningKeys {
     ///
     /// let pem = std::fs::read("tests/keys/ec-a.pem").unwrap();
     /// let keys = SigningKeys::from_pem("2026-11", &pem).unwrap();
-    /// assert_eq!(keys.algorithm(), jsonwebtoken::Algorithm::ES256);
-    /// assert_eq!(keys.jwks().keys.len(), 1);
+    /// assert_eq!(keys.algorithm(), techcentrix_auth::token::Algorithm::ES256);
+    /// assert_eq!(keys.jwks()["keys"].as_array().unwrap().len(), 1);
     /// ```
     pub fn from_pem(kid: impl Into<String>, pem: &[u8]) -> Result<Self, ConfigError> {
         let kid = kid.into();
@@ -158,8 +158,8 @@ impl SigningKeys {
     }
 
     /// The algorithm of the key that signs new tokens.
-    pub fn algorithm(&self) -> Algorithm {
-        self.signer.algorithm
+    pub fn algorithm(&self) -> super::Algorithm {
+        super::Algorithm::of(self.signer.algorithm)
     }
 
     /// The `kid`s of every key that verifies.
@@ -167,12 +167,14 @@ impl SigningKeys {
         self.keys.iter().map(|k| k.kid.as_str())
     }
 
-    /// The public keys of the asymmetric keys, as a JWK set (`/.well-known/jwks.json`).
-    /// Shared secrets are never in it.
-    pub fn jwks(&self) -> JwkSet {
-        JwkSet {
+    /// The public keys of the asymmetric keys, as the JWK set document of
+    /// `/.well-known/jwks.json` (`{"keys": [...]}`). Shared secrets are never in it.
+    pub fn jwks(&self) -> serde_json::Value {
+        let set = JwkSet {
             keys: self.keys.iter().filter_map(|k| k.public.clone()).collect(),
-        }
+        };
+        // A JWK set is strings and lists: it always converts.
+        serde_json::to_value(set).unwrap_or_else(|_| serde_json::json!({ "keys": [] }))
     }
 
     /// Signs `claims` into a compact JWT with `typ: JWT` and the signing key's `kid`.

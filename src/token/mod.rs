@@ -1,5 +1,5 @@
 //! Tokens: the claims of SPEC §2 ([`Claims`]) and the signing-key set that issues and
-//! verifies them ([`SigningKeys`]).
+//! verifies them ([`SigningKeys`], signing with an [`Algorithm`]).
 //!
 //! ```
 //! use techcentrix_auth::token::{Claims, SigningKeys, TokenKind};
@@ -11,10 +11,12 @@
 //! assert_eq!(jwt.split('.').count(), 3);
 //! ```
 
+mod algorithm;
 mod claims;
 mod keys;
 mod verify;
 
+pub use algorithm::Algorithm;
 pub use claims::{Claims, TokenKind};
 pub use keys::SigningKeys;
 pub use verify::{Expected, Rejected};
