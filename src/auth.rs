@@ -9,7 +9,7 @@ use std::task::Poll;
 use crate::endpoints::{AuthEndpointsLayer, AuthService};
 use crate::events::{AuthEvents, NoEvents};
 use crate::guard::AccessGuardLayer;
-use crate::rate_limit::{MemoryRateLimiter, RateLimiter};
+use crate::rate_limit::RateLimiter;
 use crate::store::{
     ApiKeyValidator, MemoryReplayLedger, MemorySessionStore, MemoryUserStore, ReplayLedger,
     SessionStore, UserStore,
@@ -202,6 +202,18 @@ impl fmt::Debug for TechCentrixAuth {
     }
 }
 
+/// `$value` as an `Arc<$dyn>`: an `Arc<$dyn>` the host passes in is kept as it is (one
+/// pointer to follow per call, not two); any other value is wrapped.
+macro_rules! shared {
+    ($value:expr, $dyn:ty) => {{
+        let mut value = Some($value);
+        match (&mut value as &mut dyn std::any::Any).downcast_mut::<Option<Arc<$dyn>>>() {
+            Some(already) => already.take().expect("set just above"),
+            None => Arc::new(value.expect("set just above")) as Arc<$dyn>,
+        }
+    }};
+}
+
 /// Builds a [`TechCentrixAuth`]. The key validator and the signing keys are required; the
 /// stores default to their in-memory implementations ([`MemoryUserStore`],
 /// [`MemoryReplayLedger`], [`MemorySessionStore`]), the configuration to
@@ -231,77 +243,43 @@ impl AuthBuilder {
         self
     }
 
-    /// Sets the API-key validator.
+    /// Sets the API-key validator (required). Like every store below, it may be a plain
+    /// value or an `Arc` of one shared with the host (kept as it is, not wrapped again).
     pub fn api_keys(mut self, validator: impl ApiKeyValidator) -> Self {
-        self.api_keys = Some(Arc::new(validator));
+        self.api_keys = Some(shared!(validator, dyn ApiKeyValidator));
         self
     }
 
-    /// Sets the API-key validator from a shared one.
-    pub fn api_keys_arc(mut self, validator: Arc<dyn ApiKeyValidator>) -> Self {
-        self.api_keys = Some(validator);
-        self
-    }
-
-    /// Sets the user store.
+    /// Sets the user store (default: a [`MemoryUserStore`]).
     pub fn user_store(mut self, store: impl UserStore) -> Self {
-        self.users = Some(Arc::new(store));
+        self.users = Some(shared!(store, dyn UserStore));
         self
     }
 
-    /// Sets the user store from a shared one.
-    pub fn user_store_arc(mut self, store: Arc<dyn UserStore>) -> Self {
-        self.users = Some(store);
-        self
-    }
-
-    /// Sets the replay ledger.
+    /// Sets the replay ledger (default: a [`MemoryReplayLedger`]).
     pub fn replay_ledger(mut self, ledger: impl ReplayLedger) -> Self {
-        self.ledger = Some(Arc::new(ledger));
+        self.ledger = Some(shared!(ledger, dyn ReplayLedger));
         self
     }
 
-    /// Sets the replay ledger from a shared one.
-    pub fn replay_ledger_arc(mut self, ledger: Arc<dyn ReplayLedger>) -> Self {
-        self.ledger = Some(ledger);
-        self
-    }
-
-    /// Sets the session store.
+    /// Sets the session store (default: a [`MemorySessionStore`]).
     pub fn session_store(mut self, store: impl SessionStore) -> Self {
-        self.sessions = Some(Arc::new(store));
+        self.sessions = Some(shared!(store, dyn SessionStore));
         self
     }
 
-    /// Sets the session store from a shared one.
-    pub fn session_store_arc(mut self, store: Arc<dyn SessionStore>) -> Self {
-        self.sessions = Some(store);
-        self
-    }
-
-    /// Sets the event hook.
+    /// Sets the event hook (default: [`NoEvents`]): any [`AuthEvents`], a closure
+    /// `Fn(&AuthEvent)` included.
     pub fn events(mut self, events: impl AuthEvents) -> Self {
-        self.events = Some(Arc::new(events));
+        self.events = Some(shared!(events, dyn AuthEvents));
         self
     }
 
-    /// Limits each API key to `per_second` requests a second with an in-memory
-    /// [`MemoryRateLimiter`]; 0 turns the limit off.
-    pub fn rate_limit(mut self, per_second: u32) -> Self {
-        self.rate_limiter = (per_second > 0)
-            .then(|| Arc::new(MemoryRateLimiter::new(per_second)) as Arc<dyn RateLimiter>);
-        self
-    }
-
-    /// Sets the rate limiter (none by default).
+    /// Sets the per-key rate limiter (default: none), e.g. a
+    /// [`MemoryRateLimiter`](crate::rate_limit::MemoryRateLimiter) or, shared by every
+    /// instance, a Redis one.
     pub fn rate_limiter(mut self, limiter: impl RateLimiter) -> Self {
-        self.rate_limiter = Some(Arc::new(limiter));
-        self
-    }
-
-    /// Sets the rate limiter from a shared one.
-    pub fn rate_limiter_arc(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
-        self.rate_limiter = Some(limiter);
+        self.rate_limiter = Some(shared!(limiter, dyn RateLimiter));
         self
     }
 
@@ -350,4 +328,31 @@ impl fmt::Debug for AuthBuilder {
 fn jwks_body(keys: &SigningKeys) -> bytes::Bytes {
     // A JSON value always serializes.
     serde_json::to_vec(&keys.jwks()).unwrap_or_default().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::JwtSecret;
+
+    #[test]
+    fn a_shared_store_is_kept_as_it_is() {
+        let users: Arc<dyn UserStore> = Arc::new(MemoryUserStore::new());
+        let sessions = Arc::new(MemorySessionStore::new());
+        let auth = TechCentrixAuth::builder()
+            .api_keys(crate::MemoryApiKeyValidator::new())
+            .user_store(users.clone())
+            .session_store(sessions.clone())
+            .events(|_: &crate::events::AuthEvent| {})
+            .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+            .build()
+            .unwrap();
+        // The `Arc<dyn UserStore>` itself, not an `Arc` around it.
+        assert!(Arc::ptr_eq(auth.user_store(), &users));
+        // An `Arc<MemorySessionStore>` is a store of its own: wrapped once.
+        assert!(!std::ptr::addr_eq(
+            Arc::as_ptr(auth.session_store()),
+            Arc::as_ptr(&sessions)
+        ));
+    }
 }

@@ -80,6 +80,23 @@ pub trait AuthEvents: Send + Sync + 'static {
     fn on_event(&self, event: &AuthEvent);
 }
 
+/// A closure is a hook: `builder.events(|event: &AuthEvent| ...)`.
+impl<F> AuthEvents for F
+where
+    F: Fn(&AuthEvent) + Send + Sync + 'static,
+{
+    fn on_event(&self, event: &AuthEvent) {
+        self(event)
+    }
+}
+
+/// A shared hook is a hook.
+impl<T: AuthEvents + ?Sized> AuthEvents for std::sync::Arc<T> {
+    fn on_event(&self, event: &AuthEvent) {
+        (**self).on_event(event)
+    }
+}
+
 /// The default hook: does nothing.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoEvents;

@@ -716,7 +716,7 @@ async fn over_the_rate_limit_is_429_6_with_retry_after() {
         .signing_keys(techcentrix_auth::token::SigningKeys::hs512(
             techcentrix_auth::JwtSecret::generate(),
         ))
-        .rate_limit(3)
+        .rate_limiter(techcentrix_auth::rate_limit::MemoryRateLimiter::new(3))
         .build()
         .unwrap();
     for _ in 0..3 {

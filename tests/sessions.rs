@@ -564,7 +564,7 @@ async fn rotation_keeps_old_tokens_valid_until_the_old_key_is_removed() {
     let build = |keys: SigningKeys| {
         TechCentrixAuth::builder()
             .api_keys(common::keys())
-            .user_store_arc(users.clone())
+            .user_store(users.clone())
             .signing_keys(keys)
             .build()
             .unwrap()

@@ -42,14 +42,17 @@ impl EnvConfig {
         let auth = TechCentrixAuth::builder()
             .config(self.auth.clone())
             .signing_keys(keys)
-            .api_keys_arc(stores.api_keys)
-            .user_store_arc(stores.users)
-            .replay_ledger_arc(ledger)
-            .session_store_arc(stores.sessions)
+            .api_keys(stores.api_keys)
+            .user_store(stores.users)
+            .replay_ledger(ledger)
+            .session_store(stores.sessions)
             .events(events);
         let auth = match rate_limiter {
-            Some(limiter) => auth.rate_limiter_arc(limiter),
-            None => auth.rate_limit(self.rate_limit),
+            Some(limiter) => auth.rate_limiter(limiter),
+            None if self.rate_limit > 0 => {
+                auth.rate_limiter(crate::rate_limit::MemoryRateLimiter::new(self.rate_limit))
+            }
+            None => auth,
         }
         .build()?;
         Ok(EnvServer {
