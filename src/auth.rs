@@ -15,7 +15,9 @@ use crate::store::{
     SessionStore, UserStore,
 };
 use crate::token::SigningKeys;
-use crate::{AuthConfig, ConfigError, StoreError};
+use crate::token::{Claims, Expected, TokenKind};
+use crate::{AuthConfig, ConfigError, Error, StoreError};
+use http::HeaderMap;
 
 /// The auth service's state: configuration, signing keys, key validator, user store and
 /// event hook.
@@ -55,6 +57,22 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The verified claims of the request's access token (any app); 401/4 otherwise. The
+    /// one implementation behind the guard, sign-out and [`TechCentrixAuth::verify_access`].
+    pub(crate) fn verify_access(&self, headers: &HeaderMap) -> Result<Claims, Error> {
+        let token = crate::request::bearer(headers).ok_or(Error::InvalidAccessToken)?;
+        let expected = Expected {
+            kind: TokenKind::Access,
+            issuer: &self.config.issuer,
+            audience: None,
+            leeway: self.config.leeway.as_secs(),
+        };
+        self.keys.verify(token, &expected).map_err(|why| {
+            tracing::debug!(%why, "access token refused");
+            Error::InvalidAccessToken
+        })
+    }
+
     /// Runs a store call under the configured timeout. A call that completes at its first
     /// poll (an in-memory store) never arms a timer.
     pub(crate) async fn store_call<T>(
@@ -94,6 +112,29 @@ impl TechCentrixAuth {
     /// request extensions.
     pub fn guard(&self) -> AccessGuardLayer {
         AccessGuardLayer::new(self.clone())
+    }
+
+    /// Checks the access token of a request's headers (`Authorization: Bearer <token>`),
+    /// without tower: the verified [`Claims`] of a valid, unexpired access token of this
+    /// issuer (any app), or [`Error::InvalidAccessToken`], whose
+    /// [`into_response`](Error::into_response) is the SPEC's 401/4. The guard layer and
+    /// sign-out use this same check.
+    ///
+    /// ```
+    /// # use techcentrix_auth::{ApiKey, Error, JwtSecret, MemoryApiKeyValidator, TechCentrixAuth};
+    /// # use techcentrix_auth::token::SigningKeys;
+    /// # let auth = TechCentrixAuth::builder()
+    /// #     .api_keys(MemoryApiKeyValidator::new())
+    /// #     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+    /// #     .build()
+    /// #     .unwrap();
+    /// let mut headers = http::HeaderMap::new();
+    /// headers.insert("authorization", "Bearer not-a-token".parse().unwrap());
+    /// let refused = auth.verify_access(&headers).unwrap_err();
+    /// assert_eq!(refused.into_response().status(), 401);
+    /// ```
+    pub fn verify_access(&self, headers: &HeaderMap) -> Result<Claims, Error> {
+        self.shared.verify_access(headers)
     }
 
     /// The configuration in force.

@@ -46,7 +46,6 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::endpoints::respond::log_error;
-use crate::endpoints::session::verify_access;
 use crate::endpoints::{ResponseBody, ResponseFuture};
 use crate::{AppId, Error, TechCentrixAuth};
 
@@ -120,10 +119,12 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let shared = &self.layer.auth.shared;
         let verified =
-            verify_access(shared, request.headers()).and_then(|claims| match &self.layer.apps {
-                Some(apps) if !apps.contains(&claims.aud) => Err(Error::InvalidAccessToken),
-                _ => Ok(claims),
-            });
+            shared
+                .verify_access(request.headers())
+                .and_then(|claims| match &self.layer.apps {
+                    Some(apps) if !apps.contains(&claims.aud) => Err(Error::InvalidAccessToken),
+                    _ => Ok(claims),
+                });
         match verified {
             Ok(claims) => {
                 request.extensions_mut().insert(claims);

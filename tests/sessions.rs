@@ -776,3 +776,39 @@ async fn a_lost_refresh_answer_can_be_retried_within_the_reuse_interval() {
         .await
         .assert_error(401, 5);
 }
+
+/// `TechCentrixAuth::verify_access`, the check without tower, agrees with the guard: the
+/// same claims for a valid token, and for a refused one an error whose response is
+/// byte-identical to the guard's 401 (status, headers, body).
+#[tokio::test]
+async fn verify_access_and_the_guard_agree() {
+    let auth = auth();
+    let session = start_session(&auth, "acme", KEY).await;
+    let access = session["accessToken"].as_str().unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("authorization", format!("Bearer {access}").parse().unwrap());
+    let claims = auth.verify_access(&headers).unwrap();
+    assert_eq!(
+        guarded(&auth, Some(access)).await.text(),
+        claims.sub.as_str()
+    );
+
+    let ott = call(&auth, guide_request(KEY, GUIDE_BODY)).await;
+    for token in [None, Some("garbage"), Some(ott.text())] {
+        let mut headers = http::HeaderMap::new();
+        if let Some(token) = token {
+            headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        let (parts, body) = auth
+            .verify_access(&headers)
+            .unwrap_err()
+            .into_response()
+            .into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        let guard = guarded(&auth, token).await;
+        assert_guard_refused(&guard);
+        assert_eq!(parts.status, guard.status);
+        assert_eq!(parts.headers, guard.headers);
+        assert_eq!(body, guard.body);
+    }
+}

@@ -12,7 +12,7 @@ use crate::events::AuthEvent;
 use crate::secret::random_token;
 use crate::store::{Consumed, Rotation, Session};
 use crate::sync::unix_seconds;
-use crate::token::{Claims, Expected, TokenKind};
+use crate::token::{Expected, TokenKind};
 use crate::{AppId, AuthConfig, BoxError, Error, KeyDigest, SessionId, UserId, json, request};
 
 /// The header naming the app at redemption.
@@ -145,7 +145,7 @@ where
 {
     let shared = &*shared;
     if headers.contains_key(http::header::AUTHORIZATION) {
-        let claims = verify_access(shared, &headers)?;
+        let claims = shared.verify_access(&headers)?;
         record_app(claims.aud.as_str());
         let session = claims.sid.ok_or(Error::InvalidAccessToken)?;
         shared.store_call(shared.sessions.revoke(&session)).await?;
@@ -163,21 +163,6 @@ where
         .events
         .on_event(&AuthEvent::SignedOut { session: None });
     Ok(no_content())
-}
-
-/// The verified claims of the request's access token (any app); 401/4 otherwise.
-pub(crate) fn verify_access(shared: &Shared, headers: &HeaderMap) -> Result<Claims, Error> {
-    let token = request::bearer(headers).ok_or(Error::InvalidAccessToken)?;
-    let expected = Expected {
-        kind: TokenKind::Access,
-        issuer: &shared.config.issuer,
-        audience: None,
-        leeway: shared.config.leeway.as_secs(),
-    };
-    shared.keys.verify(token, &expected).map_err(|why| {
-        tracing::debug!(%why, "access token refused");
-        Error::InvalidAccessToken
-    })
 }
 
 /// The app of `X-TechCentrix-App-Id`: one header, 1–128 bytes of visible ASCII.
