@@ -8,6 +8,9 @@
 //! keys rotate ID                      a new key beside ID (same app and label): `id:`, `key:` as for add
 //! keys revoke ID                      prints `revoked: ID`
 //! users count [--app APP]             prints the number alone
+//! users sessions USER_ID              one line a live session: id, app, expires-at (tab-separated)
+//! users sign-out USER_ID              revokes all the user's sessions; prints `revoked: N`
+//! users erase USER_ID                 deletes the user and its sessions; prints `erased: USER_ID`
 //! ```
 //!
 //! Errors go to stderr with a non-zero exit. A revoked key stops working on every instance
@@ -15,14 +18,17 @@
 
 use std::process::ExitCode;
 
-use techcentrix_auth::AppId;
 use techcentrix_auth::env::EnvConfig;
+use techcentrix_auth::{AppId, UserId};
 
 const USAGE: &str = "usage: admin keys add --app APP [--label TEXT]
        admin keys list [--app APP]
        admin keys rotate ID
        admin keys revoke ID
-       admin users count [--app APP]";
+       admin users count [--app APP]
+       admin users sessions USER_ID
+       admin users sign-out USER_ID
+       admin users erase USER_ID";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -111,9 +117,63 @@ async fn run(args: &[String]) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             println!("{count}");
         }
+        ("users", "sessions") => {
+            let user = user_id(rest, "sessions")?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let sessions = admin
+                .sessions
+                .list_user(&user, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            for session in sessions {
+                println!(
+                    "{}\t{}\t{}",
+                    session.id,
+                    session.app,
+                    rfc3339(session.expires_at)
+                );
+            }
+        }
+        ("users", "sign-out") => {
+            let user = user_id(rest, "sign-out")?;
+            let revoked = admin
+                .sessions
+                .revoke_user(&user)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("revoked: {revoked}");
+        }
+        ("users", "erase") => {
+            let user = user_id(rest, "erase")?;
+            // Sessions first: a failure part-way never leaves sessions without their user.
+            admin
+                .sessions
+                .delete_user(&user)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !admin
+                .user_store
+                .erase(&user)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no user with id `{user}`"));
+            }
+            println!("erased: {user}");
+        }
         _ => return Err(USAGE.to_owned()),
     }
     Ok(())
+}
+
+/// The one USER_ID argument of `users COMMAND`.
+fn user_id(rest: &[&str], command: &str) -> Result<UserId, String> {
+    let [id] = rest else {
+        return Err(format!("users {command} takes one user id"));
+    };
+    Ok(UserId::from(*id))
 }
 
 fn app_id(app: &str) -> Result<AppId, String> {

@@ -10,13 +10,14 @@ use crate::endpoints::{AuthEndpointsLayer, AuthService};
 use crate::events::{AuthEvents, NoEvents};
 use crate::guard::AccessGuardLayer;
 use crate::rate_limit::RateLimiter;
+use crate::store::Session;
 use crate::store::{
     ApiKeyValidator, MemoryReplayLedger, MemorySessionStore, MemoryUserStore, ReplayLedger,
     SessionStore, UserStore,
 };
 use crate::token::SigningKeys;
 use crate::token::{Claims, Expected, TokenKind};
-use crate::{AuthConfig, ConfigError, Error, StoreError};
+use crate::{AuthConfig, ConfigError, Error, StoreError, UserId};
 use http::HeaderMap;
 
 /// The auth service's state: configuration, signing keys, key validator, user store and
@@ -155,6 +156,27 @@ impl TechCentrixAuth {
     /// The session store.
     pub fn session_store(&self) -> &Arc<dyn SessionStore> {
         &self.shared.sessions
+    }
+
+    /// Signs `user` out everywhere: revokes every live session (refresh tokens stop
+    /// working; access tokens already issued live until their `exp`); how many sessions it
+    /// revoked.
+    pub async fn sign_out_everywhere(&self, user: &UserId) -> Result<u64, StoreError> {
+        self.shared.sessions.revoke_user(user).await
+    }
+
+    /// The live sessions of `user` (neither revoked nor expired), oldest first.
+    pub async fn sessions_of(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
+        let now = crate::sync::unix_seconds() as i64;
+        self.shared.sessions.list_user(user, now).await
+    }
+
+    /// Erases `user` for a data-protection request: its sessions (with their tokens) first,
+    /// then the user; whether the user existed. A failure part-way leaves the user without
+    /// sessions, never sessions without their user; calling it again finishes the job.
+    pub async fn erase_user(&self, user: &UserId) -> Result<bool, StoreError> {
+        self.shared.sessions.delete_user(user).await?;
+        self.shared.users.erase(user).await
     }
 
     /// Housekeeping: deletes what has expired from the replay ledger and the session store,

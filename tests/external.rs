@@ -612,6 +612,9 @@ impl UserStore for FailingUsers {
     async fn find(&self, _: &UserId) -> Result<Option<User>, StoreError> {
         Err((self.0)())
     }
+    async fn erase(&self, _: &UserId) -> Result<bool, StoreError> {
+        Err((self.0)())
+    }
 }
 
 struct HangingUsers;
@@ -626,6 +629,9 @@ impl UserStore for HangingUsers {
         std::future::pending().await
     }
     async fn find(&self, _: &UserId) -> Result<Option<User>, StoreError> {
+        std::future::pending().await
+    }
+    async fn erase(&self, _: &UserId) -> Result<bool, StoreError> {
         std::future::pending().await
     }
 }

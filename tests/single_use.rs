@@ -74,6 +74,10 @@ impl UserStore for StallingUsers {
         self.inner.find(id).await
     }
 
+    async fn erase(&self, id: &UserId) -> Result<bool, StoreError> {
+        self.inner.erase(id).await
+    }
+
     async fn exists(&self, id: &UserId) -> Result<bool, StoreError> {
         let stall = self.stall_ms.load(Ordering::SeqCst);
         if stall > 0 {

@@ -296,3 +296,92 @@ async fn unknown_tokens_and_keys_take_no_write_lock() {
     let rotated = call(&auth, refresh_request(&refresh_token)).await;
     assert_eq!(rotated.status, 200, "{}", rotated.text());
 }
+
+/// The admin command's user operations on a SQLite file another process filled: a user's
+/// live sessions listed, signed out everywhere, then erased with its sessions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_lists_signs_out_and_erases_a_user() {
+    use techcentrix_auth::store::sqlite::SqliteSessionStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin.db");
+    let pool = sqlite::open(&path).await.unwrap();
+    let auth = techcentrix_auth::TechCentrixAuth::builder()
+        .api_keys(keys())
+        .user_store(SqliteUserStore::new(pool.clone()))
+        .session_store(SqliteSessionStore::new(pool.clone()))
+        .signing_keys(techcentrix_auth::token::SigningKeys::hs512(
+            techcentrix_auth::JwtSecret::new(SECRET.to_vec()).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    let first = start_session(&auth, "acme", KEY).await;
+    let second = start_session(&auth, "acme", KEY).await;
+    let user = first["userId"].as_str().unwrap().to_owned();
+    let other = call(
+        &auth,
+        guide_request(
+            KEY,
+            r#"{"id":"someone-else","email":"s@x.io","firstName":"S"}"#,
+        ),
+    )
+    .await
+    .claims()["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let url = format!("sqlite://{}", path.display());
+    let admin = |args: &[&str]| {
+        std::process::Command::new(example_binary("admin"))
+            .args(args)
+            .env("TCX_DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let stdout = |output: std::process::Output| {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let listed = stdout(admin(&["users", "sessions", &user]));
+    let lines: Vec<Vec<&str>> = listed.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(lines.iter().all(|l| l[1] == "acme" && l[2].ends_with('Z')));
+    assert_eq!(stdout(admin(&["users", "sign-out", &user])), "revoked: 2\n");
+    assert_eq!(stdout(admin(&["users", "sessions", &user])), "");
+    for session in [&first, &second] {
+        let refresh = session["refreshToken"].as_str().unwrap();
+        call(&auth, refresh_request(refresh))
+            .await
+            .assert_error(401, 5);
+    }
+
+    assert_eq!(stdout(admin(&["users", "count"])).trim(), "2");
+    assert_eq!(
+        stdout(admin(&["users", "erase", &user])),
+        format!("erased: {user}\n")
+    );
+    assert_eq!(stdout(admin(&["users", "count"])).trim(), "1");
+    let again = admin(&["users", "erase", &user]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no user"));
+    let sessions_left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM tcx_sessions WHERE user_id = $1")
+            .bind(&user)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(sessions_left, 0);
+    // The other user is untouched.
+    assert!(
+        SqliteUserStore::new(pool)
+            .find(&other.as_str().into())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}

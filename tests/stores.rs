@@ -301,6 +301,137 @@ mod behaviour {
         );
     }
 
+    fn session_of(user: &UserId, expires_at: i64) -> Session {
+        Session {
+            user: user.clone(),
+            ..session(expires_at)
+        }
+    }
+
+    /// Sign out everywhere revokes every live session of one user and no other's; the
+    /// list shows a user's live sessions only.
+    pub(crate) async fn sign_out_everywhere_and_list(b: Backend) {
+        let (alice, bob) = (UserId::random(), UserId::random());
+        let (a1, a2, old, b1) = (
+            session_of(&alice, FAR),
+            session_of(&alice, FAR),
+            session_of(&alice, 10),
+            session_of(&bob, FAR),
+        );
+        let tokens: Vec<KeyDigest> = (0..4).map(|i| digest(&format!("t{i}"))).collect();
+        for (s, t) in [
+            (&a1, &tokens[0]),
+            (&a2, &tokens[1]),
+            (&old, &tokens[2]),
+            (&b1, &tokens[3]),
+        ] {
+            b.sessions.create(s, t).await.unwrap();
+        }
+        let ids = |sessions: Vec<Session>| -> HashSet<String> {
+            sessions.into_iter().map(|s| s.id.to_string()).collect()
+        };
+        let listed = ids(b.sessions.list_user(&alice, 100).await.unwrap());
+        let expected: HashSet<String> = [a1.id.to_string(), a2.id.to_string()].into();
+        assert_eq!(
+            listed, expected,
+            "live sessions only: the expired one is not listed"
+        );
+
+        // The two live ones, and the expired one housekeeping has not deleted yet.
+        assert_eq!(b.sessions.revoke_user(&alice).await.unwrap(), 3);
+        assert_eq!(b.sessions.revoke_user(&alice).await.unwrap(), 0);
+        assert!(b.sessions.list_user(&alice, 100).await.unwrap().is_empty());
+        for token in &tokens[..2] {
+            assert_eq!(
+                b.sessions
+                    .rotate(token, &digest("n"), 100, 0)
+                    .await
+                    .unwrap(),
+                Rotation::Invalid
+            );
+        }
+        assert_eq!(
+            b.sessions
+                .rotate(&tokens[3], &digest("n"), 100, 0)
+                .await
+                .unwrap(),
+            Rotation::Rotated(b1.clone())
+        );
+        assert_eq!(b.sessions.list_user(&bob, 100).await.unwrap(), vec![b1]);
+    }
+
+    /// Deleting a user's sessions removes them and their tokens, live or not; others stay.
+    pub(crate) async fn a_users_sessions_are_deleted(b: Backend) {
+        let (alice, bob) = (UserId::random(), UserId::random());
+        let (a1, a2, b1) = (
+            session_of(&alice, FAR),
+            session_of(&alice, FAR),
+            session_of(&bob, FAR),
+        );
+        let (ta1, ta2, tb1) = (digest("a1"), digest("a2"), digest("b1"));
+        b.sessions.create(&a1, &ta1).await.unwrap();
+        b.sessions.create(&a2, &ta2).await.unwrap();
+        b.sessions.create(&b1, &tb1).await.unwrap();
+        b.sessions
+            .rotate(&ta1, &digest("a1-next"), 1, 0)
+            .await
+            .unwrap();
+        b.sessions.revoke(&a2.id).await.unwrap();
+        assert_eq!(b.sessions.delete_user(&alice).await.unwrap(), 2);
+        assert_eq!(b.sessions.delete_user(&alice).await.unwrap(), 0);
+        assert!(!b.sessions.revoke_by_token(&ta1).await.unwrap());
+        assert_eq!(
+            b.sessions.rotate(&ta1, &digest("n"), 2, 0).await.unwrap(),
+            Rotation::Invalid,
+            "a deleted session's rotated token is unknown, not reuse"
+        );
+        // The id is free again, as after any deletion.
+        b.sessions.create(&a1, &digest("again")).await.unwrap();
+        assert_eq!(
+            b.sessions.rotate(&tb1, &digest("n"), 2, 0).await.unwrap(),
+            Rotation::Rotated(b1)
+        );
+    }
+
+    /// Erasing users: gone by id and by `(app, external id)` (a new sign-up follows), the
+    /// others untouched, among many (so that stores that move records around are tried).
+    pub(crate) async fn users_are_erased(b: Backend) {
+        let app = AppId::from("acme");
+        let prefix = unique("erase");
+        let mut users = Vec::new();
+        for i in 0..300 {
+            let up = b
+                .users
+                .upsert_external(&app, &profile(&format!("{prefix}-{i}"), "e@x.io"))
+                .await
+                .unwrap();
+            users.push(up.into_user());
+        }
+        for user in users.iter().step_by(3) {
+            assert!(b.users.erase(&user.id).await.unwrap());
+            assert!(!b.users.erase(&user.id).await.unwrap());
+        }
+        assert!(!b.users.erase(&UserId::random()).await.unwrap());
+        for (i, user) in users.iter().enumerate() {
+            let found = b.users.find(&user.id).await.unwrap();
+            let again = b
+                .users
+                .upsert_external(&app, &profile(&user.external_id, "e@x.io"))
+                .await
+                .unwrap();
+            if i % 3 == 0 {
+                assert_eq!(found, None, "{i}");
+                assert!(
+                    matches!(&again, Upserted::SignedUp(u) if u.id != user.id),
+                    "{i}"
+                );
+            } else {
+                assert_eq!(found.as_ref(), Some(user), "{i}");
+                assert_eq!(again, Upserted::SignedIn(user.clone()), "{i}");
+            }
+        }
+    }
+
     pub(crate) async fn sessions_are_independent(b: Backend) {
         let (a, c) = (session(FAR), session(FAR));
         let (ta, tc) = (digest("a"), digest("c"));
@@ -431,6 +562,9 @@ macro_rules! suite {
                 sessions_rotate_and_detect_reuse,
                 rotation_history_is_bounded,
                 the_reuse_interval_accepts_one_retry,
+                sign_out_everywhere_and_list,
+                a_users_sessions_are_deleted,
+                users_are_erased,
                 sessions_are_independent,
                 sessions_expire,
                 sessions_revoke_by_token,

@@ -63,12 +63,17 @@ impl EnvConfig {
     }
 }
 
-/// What the admin command manages: the stored keys and the users of `TCX_DATABASE_URL`.
+/// What the admin command manages: the stored keys, the users and the sessions of
+/// `TCX_DATABASE_URL`.
 pub struct Admin {
     /// Server API keys.
     pub keys: Arc<dyn crate::store::ApiKeyAdmin>,
-    /// Users.
+    /// User counts.
     pub users: Arc<dyn crate::store::UserCount>,
+    /// The users themselves (to erase one).
+    pub user_store: Arc<dyn UserStore>,
+    /// Sessions (to list a user's, sign a user out everywhere).
+    pub sessions: Arc<dyn SessionStore>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -121,6 +126,8 @@ impl EnvConfig {
             Some(sql) => Ok(Admin {
                 keys: sql.key_admin,
                 users: sql.user_count,
+                user_store: sql.users,
+                sessions: sql.sessions,
             }),
             None => Err(ConfigError::new(
                 "TCX_DATABASE_URL",

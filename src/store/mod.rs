@@ -192,6 +192,13 @@ impl Upserted {
 ///     async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
 ///         Ok(self.0.lock().unwrap().iter().find(|u| &u.id == id).cloned())
 ///     }
+///
+///     async fn erase(&self, id: &UserId) -> Result<bool, StoreError> {
+///         let mut users = self.0.lock().unwrap();
+///         let before = users.len();
+///         users.retain(|u| &u.id != id);
+///         Ok(users.len() < before)
+///     }
 /// }
 /// ```
 #[async_trait]
@@ -212,6 +219,12 @@ pub trait UserStore: Send + Sync + 'static {
     async fn exists(&self, id: &UserId) -> Result<bool, StoreError> {
         Ok(self.find(id).await?.is_some())
     }
+
+    /// Deletes the user (a data-protection request); whether it existed. A later call of
+    /// the partner for the same `(app, external id)` signs up a new user. The user's
+    /// sessions are the session store's: [`TechCentrixAuth::erase_user`](crate::TechCentrixAuth::erase_user)
+    /// deletes both.
+    async fn erase(&self, id: &UserId) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -230,6 +243,10 @@ impl<T: UserStore + ?Sized> UserStore for Arc<T> {
 
     async fn exists(&self, id: &UserId) -> Result<bool, StoreError> {
         (**self).exists(id).await
+    }
+
+    async fn erase(&self, id: &UserId) -> Result<bool, StoreError> {
+        (**self).erase(id).await
     }
 }
 
@@ -382,6 +399,16 @@ pub trait SessionStore: Send + Sync + 'static {
         let _ = (now, limit);
         Ok(0)
     }
+
+    /// Revokes every session of `user` not revoked yet (sign out everywhere); how many (an
+    /// expired session that housekeeping has not deleted yet counts too).
+    async fn revoke_user(&self, user: &UserId) -> Result<u64, StoreError>;
+
+    /// The live sessions of `user` at `now` (neither revoked nor expired), oldest first.
+    async fn list_user(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError>;
+
+    /// Deletes every session of `user`, live or not, with its tokens; how many.
+    async fn delete_user(&self, user: &UserId) -> Result<u64, StoreError>;
 }
 
 #[async_trait]
@@ -410,6 +437,18 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
 
     async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
         (**self).purge_expired(now, limit).await
+    }
+
+    async fn revoke_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        (**self).revoke_user(user).await
+    }
+
+    async fn list_user(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError> {
+        (**self).list_user(user, now).await
+    }
+
+    async fn delete_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        (**self).delete_user(user).await
     }
 }
 

@@ -167,6 +167,15 @@ macro_rules! sql_stores {
             async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
                 self.fetch_user("id = $1", id.as_str(), None).await
             }
+
+            async fn erase(&self, id: &UserId) -> Result<bool, StoreError> {
+                let done = sqlx::query("DELETE FROM tcx_users WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(done.rows_affected() == 1)
+            }
         }
 
         #[async_trait]
@@ -513,6 +522,59 @@ macro_rules! sql_stores {
                 let done = sqlx::query(&format!("DELETE FROM tcx_sessions WHERE id IN ({EXPIRED})"))
                     .bind(now)
                     .bind(limit)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn revoke_user(&self, user: &UserId) -> Result<u64, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE tcx_sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(unix_now())
+                .bind(user.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn list_user(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError> {
+                let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, user_id, app_id, expires_at FROM tcx_sessions
+                     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at >= $2
+                     ORDER BY created_at, id",
+                )
+                .bind(user.as_str())
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, user, app, expires_at)| Session {
+                        id: SessionId::new(id),
+                        user: UserId::new(user),
+                        app: AppId::new(app),
+                        expires_at,
+                    })
+                    .collect())
+            }
+
+            async fn delete_user(&self, user: &UserId) -> Result<u64, StoreError> {
+                let mut tx = self.pool.begin_with($begin_write).await.map_err(store_error)?;
+                sqlx::query(
+                    "DELETE FROM tcx_refresh_tokens WHERE session_id IN
+                         (SELECT id FROM tcx_sessions WHERE user_id = $1)",
+                )
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                let done = sqlx::query("DELETE FROM tcx_sessions WHERE user_id = $1")
+                    .bind(user.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;

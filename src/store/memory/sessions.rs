@@ -327,6 +327,51 @@ impl SessionStore for MemorySessionStore {
         Ok(self.revoke_family(id_bits(id.as_str())))
     }
 
+    /// A scan of every shard (no index by user: these are operators' calls, not requests').
+    async fn revoke_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        let user = CompactId::new(user.as_str());
+        let mut revoked = 0;
+        for shard in self.families.iter() {
+            for (_, family) in lock(shard).families.iter_mut() {
+                if family.user == user && !family.revoked {
+                    family.revoked = true;
+                    revoked += 1;
+                }
+            }
+        }
+        Ok(revoked)
+    }
+
+    async fn list_user(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError> {
+        let user = CompactId::new(user.as_str());
+        let mut live = Vec::new();
+        for shard in self.families.iter() {
+            for (id, family) in lock(shard).families.iter() {
+                if family.user == user && !family.revoked && family.expires_at >= now {
+                    live.push(family.session(*id));
+                }
+            }
+        }
+        // No creation time is kept in memory: oldest first by expiry (one session lifetime).
+        live.sort_by(|a, b| (a.expires_at, a.id.as_str()).cmp(&(b.expires_at, b.id.as_str())));
+        Ok(live)
+    }
+
+    async fn delete_user(&self, user: &UserId) -> Result<u64, StoreError> {
+        let user = CompactId::new(user.as_str());
+        let mut deleted = 0;
+        for shard in self.families.iter() {
+            let mut shard = lock(shard);
+            for family in shard.remove_where(|f| f.user == user) {
+                for token in family.tokens() {
+                    lock(self.token_shard(token)).remove(token);
+                }
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Sweeps every shard (the limit does not apply: a shard is swept whole, in memory).
     async fn purge_expired(&self, now: i64, _limit: usize) -> Result<u64, StoreError> {
         let mut forgotten = 0;

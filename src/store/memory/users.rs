@@ -244,6 +244,47 @@ impl MemoryUserStore {
         ))
     }
 
+    /// Removes the user's record and its two index entries; the shard's last record takes
+    /// its place (and its index entries are pointed there).
+    fn erase_record(&self, id: &UserId) -> bool {
+        let Ok(id) = uuid::Uuid::try_parse(id.as_str()).map(|u| u.as_u128()) else {
+            return false;
+        };
+        let mut shard = write(&self.shards[shard_of(id)]);
+        let Shard {
+            records,
+            by_external,
+            by_id,
+        } = &mut *shard;
+        let Ok(entry) =
+            by_id.find_entry(self.hasher.hash_one(id), |&i| records[i as usize].id == id)
+        else {
+            return false;
+        };
+        let index = *entry.get();
+        entry.remove();
+        let erased = &records[index as usize];
+        let hash = self.external_hash(erased.app, erased.external_id());
+        if let Ok(entry) = by_external.find_entry(hash, |&i| i == index) {
+            entry.remove();
+        }
+        let last = (records.len() - 1) as u32;
+        if index != last {
+            let moved = &records[last as usize];
+            let (id_hash, external_hash) = (
+                self.hasher.hash_one(moved.id),
+                self.external_hash(moved.app, moved.external_id()),
+            );
+            for (table, hash) in [(&mut *by_id, id_hash), (&mut *by_external, external_hash)] {
+                if let Some(slot) = table.find_mut(hash, |&i| i == last) {
+                    *slot = index;
+                }
+            }
+        }
+        records.swap_remove(index as usize);
+        true
+    }
+
     fn find_by_id(&self, id: &UserId) -> Option<User> {
         self.with_record(id, |record| record.to_user(self.app_name(record.app)))
     }
@@ -279,6 +320,10 @@ impl UserStore for MemoryUserStore {
 
     async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         Ok(self.find_by_id(id))
+    }
+
+    async fn erase(&self, id: &UserId) -> Result<bool, StoreError> {
+        Ok(self.erase_record(id))
     }
 
     async fn exists(&self, id: &UserId) -> Result<bool, StoreError> {

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/postgres/0003_bounded_rotation.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/postgres/0004_sessions_by_user.sql"),
+    ),
 ];
 
 /// The first key of the advisory lock that serializes migrations (the second is the

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_bounded_rotation.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_sessions_by_user.sql"),
+    ),
 ];
 
 /// Opens (creating it if needed) the SQLite database at `path` and applies the migrations.
