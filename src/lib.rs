@@ -52,6 +52,9 @@ pub mod endpoints;
 pub mod env;
 mod error;
 pub mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 mod hashing;
 mod ids;

@@ -10,7 +10,7 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http_body::Body;
 use http_body_util::BodyExt;
 use serde::Deserialize;
-use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::store::ExternalProfile;
 use crate::{ApiKey, BoxError, Error};
@@ -115,19 +115,6 @@ where
     Ok(first.unwrap_or_else(|| rest.freeze()))
 }
 
-/// The body's known fields. Each is read as a JSON value so that a missing, `null` or
-/// mistyped field gets a message naming it; a duplicated field is refused by serde.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProfileBody<'a> {
-    #[serde(default, borrow)]
-    id: Text<'a>,
-    #[serde(default, borrow)]
-    email: Text<'a>,
-    #[serde(default, borrow)]
-    first_name: Text<'a>,
-}
-
 /// `Content-Type` (415), then size (413): the body of a JSON endpoint.
 pub(crate) async fn read_json<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, Error>
 where
@@ -140,61 +127,46 @@ where
     read_limited(headers, body, limit).await
 }
 
-/// Parses a body that must be a JSON object into `T` (400/1 otherwise). Unknown fields are
-/// ignored; a duplicated known field is refused.
-pub(crate) fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
+/// Parses a body that must be a JSON object with `seed` (400/1 otherwise).
+fn parse_object_with<'a, S: DeserializeSeed<'a>>(
+    body: &'a [u8],
+    seed: S,
+) -> Result<S::Value, Error> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
         return Err(Error::Malformed("body must be a JSON object".into()));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        let detail = e.to_string();
-        // serde_json appends " at line L column C"; the position adds nothing for a
-        // one-line body and the message reads better without it.
-        let detail = match detail.rfind(" at line ") {
-            Some(at) => detail[..at].to_owned(),
-            None => detail,
-        };
-        Error::Malformed(detail)
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RedeemBody<'a> {
-    #[serde(default, borrow)]
-    one_time_token: Text<'a>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RefreshBody<'a> {
-    #[serde(default, borrow)]
-    refresh_token: Text<'a>,
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    seed.deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|e| {
+            let detail = e.to_string();
+            // serde_json appends " at line L column C"; the position adds nothing for a
+            // one-line body and the message reads better without it.
+            let detail = match detail.rfind(" at line ") {
+                Some(at) => detail[..at].to_owned(),
+                None => detail,
+            };
+            Error::Malformed(detail)
+        })
 }
 
 /// The token of `{"oneTimeToken": "<jwt>"}`, borrowed from the body.
 pub(crate) fn one_time_token(body: &[u8]) -> Result<Cow<'_, str>, Error> {
-    string_field(
-        "oneTimeToken",
-        parse_object::<RedeemBody<'_>>(body)?.one_time_token,
-    )
+    string_field("oneTimeToken", fields(body, ["oneTimeToken"])?.take(0))
 }
 
 /// The token of `{"refreshToken": "<token>"}`, borrowed from the body.
 pub(crate) fn refresh_token(body: &[u8]) -> Result<Cow<'_, str>, Error> {
-    string_field(
-        "refreshToken",
-        parse_object::<RefreshBody<'_>>(body)?.refresh_token,
-    )
+    string_field("refreshToken", fields(body, ["refreshToken"])?.take(0))
 }
 
 /// Parses and checks the body of `POST /user/api/auth/external` (SPEC §2).
 pub(crate) fn external_profile(body: &[u8]) -> Result<ExternalProfile, Error> {
-    let parsed: ProfileBody<'_> = parse_object(body)?;
-    let id = string_field("id", parsed.id)?.into_owned();
-    let email = string_field("email", parsed.email)?.into_owned();
-    let first_name = string_field("firstName", parsed.first_name)?.into_owned();
+    let mut parsed = fields(body, ["id", "email", "firstName"])?;
+    let id = string_field("id", parsed.take(0))?.into_owned();
+    let email = string_field("email", parsed.take(1))?.into_owned();
+    let first_name = string_field("firstName", parsed.take(2))?.into_owned();
     check_id(&id)?;
     check_email(&email)?;
     check_first_name(&first_name)?;
@@ -283,6 +255,148 @@ impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
     }
 }
 
+/// The known fields `names` of a JSON object body, each read as a [`Text`] (so a missing,
+/// `null` or mistyped field gets a message naming it); a duplicated known field is refused.
+/// Unknown fields are ignored, but their values are still read in full ([`Checked`]): serde
+/// skips an ignored value without checking its strings, and a body that is not valid JSON
+/// text (invalid UTF-8, a lone surrogate, a number out of range, nesting past the limit)
+/// must be refused wherever it hides.
+fn fields<'a, const N: usize>(
+    body: &'a [u8],
+    names: [&'static str; N],
+) -> Result<Fields<'a, N>, Error> {
+    parse_object_with(body, FieldsSeed { names })
+}
+
+struct Fields<'a, const N: usize>([Text<'a>; N]);
+
+impl<'a, const N: usize> Fields<'a, N> {
+    fn take(&mut self, at: usize) -> Text<'a> {
+        std::mem::take(&mut self.0[at])
+    }
+}
+
+struct FieldsSeed<const N: usize> {
+    names: [&'static str; N],
+}
+
+impl<'de, const N: usize> DeserializeSeed<'de> for FieldsSeed<N> {
+    type Value = Fields<'de, N>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, const N: usize> Visitor<'de> for FieldsSeed<N> {
+    type Value = Fields<'de, N>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut values: [Text<'de>; N] = std::array::from_fn(|_| Text::Absent);
+        let mut seen = [false; N];
+        while let Some(key) = map.next_key_seed(KeySeed(&self.names))? {
+            match key {
+                Some(at) if seen[at] => {
+                    return Err(serde::de::Error::duplicate_field(self.names[at]));
+                }
+                Some(at) => {
+                    seen[at] = true;
+                    values[at] = map.next_value()?;
+                }
+                None => {
+                    map.next_value::<Checked>()?;
+                }
+            }
+        }
+        Ok(Fields(values))
+    }
+}
+
+/// A key: the index of a known name, or `None`.
+struct KeySeed<'n>(&'n [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|name| *name == key))
+    }
+}
+
+/// Any JSON value, read in full and kept nowhere: every string decoded (UTF-8, escapes),
+/// every number parsed, every level entered.
+struct Checked;
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Checked)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        while seq.next_element::<Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        while map.next_entry::<Checked, Checked>()?.is_some() {}
+        Ok(Checked)
+    }
+}
+
 fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
@@ -338,6 +452,58 @@ fn check_first_name(name: &str) -> Result<(), Error> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    /// Found by the `profile_differential` fuzz target: a body `serde_json::Value` refuses
+    /// (not JSON text) hidden in an unknown field was accepted, as serde skips an ignored
+    /// value without checking it. Every body parser refuses them now, as `Value` does.
+    #[test]
+    fn bodies_that_are_not_json_text_are_refused_even_in_unknown_fields() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let hidden: [&[u8]; 5] = [
+            b"\"\xff\"",
+            br#""\ud800""#,
+            br#""\udc00x""#,
+            b"1e400",
+            deep.as_bytes(),
+        ];
+        for value in hidden {
+            let join = |known: &[u8]| [br#"{"x":"#.as_slice(), value, b",", known, b"}"].concat();
+            let profile = join(br#""id":"a","email":"a@b","firstName":"""#);
+            let redeem = join(br#""oneTimeToken":"t""#);
+            let refresh = join(br#""refreshToken":"t""#);
+            let shown = String::from_utf8_lossy(value).into_owned();
+            assert!(
+                serde_json::from_slice::<serde_json::Value>(&profile).is_err(),
+                "{shown}"
+            );
+            assert!(
+                matches!(external_profile(&profile), Err(Error::Malformed(_))),
+                "{shown}"
+            );
+            assert!(
+                matches!(one_time_token(&redeem), Err(Error::Malformed(_))),
+                "{shown}"
+            );
+            assert!(
+                matches!(refresh_token(&refresh), Err(Error::Malformed(_))),
+                "{shown}"
+            );
+        }
+        // Valid JSON in an unknown field is still ignored, escapes and all.
+        let fine = br#"{"x":{"y":["\ud83d\ude00",1.5e300,null,true]},"id":"a","email":"a@b","firstName":""}"#;
+        assert_eq!(external_profile(fine).unwrap().external_id, "a");
+    }
+
+    #[test]
+    fn known_fields_duplicated_or_trailing_text_are_refused() {
+        let twice = br#"{"refreshToken":"a","refreshToken":"b"}"#;
+        let Err(Error::Malformed(why)) = refresh_token(twice) else {
+            panic!("a duplicated field was accepted");
+        };
+        assert!(why.contains("duplicate field `refreshToken`"), "{why}");
+        assert!(refresh_token(br#"{"refreshToken":"a"} {}"#).is_err());
+        assert_eq!(refresh_token(br#" {"refreshToken":"a"} "#).unwrap(), "a");
+    }
 
     fn headers(name: http::header::HeaderName, value: &str) -> HeaderMap {
         let mut map = HeaderMap::new();
