@@ -210,7 +210,6 @@ impl TechCentrixAuth {
             if done < batch as u64 {
                 break;
             }
-            tokio::task::yield_now().await;
         }
         loop {
             let done = self
@@ -222,7 +221,6 @@ impl TechCentrixAuth {
             if done < batch as u64 {
                 break;
             }
-            tokio::task::yield_now().await;
         }
         Ok(purged)
     }
