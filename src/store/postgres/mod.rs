@@ -6,8 +6,8 @@
 //! `public`). [`connect`] applies the embedded migrations under a transaction-scoped
 //! advisory lock, so instances that start at once migrate one after the other, and a
 //! migration that was applied is skipped. Expired ledger entries and sessions are deleted by
-//! expiry on write (at most once a minute per store and process), or on demand with
-//! `purge_expired`.
+//! housekeeping in bounded batches, never inside a request
+//! ([`TechCentrixAuth::run_housekeeping`](crate::TechCentrixAuth::run_housekeeping)).
 //!
 //! ```no_run
 //! use techcentrix_auth::store::postgres::{self, PostgresOptions, PostgresUserStore};

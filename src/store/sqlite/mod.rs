@@ -5,9 +5,10 @@
 //! by the embedded migrations that [`open`] (or [`migrate`]) applies. The database runs in
 //! WAL mode with `synchronous = NORMAL`.
 //!
-//! Expired ledger entries and sessions are deleted by expiry on write: at most once a
-//! minute per store, the call that notices deletes them; [`SqliteReplayLedger::purge_expired`]
-//! and [`SqliteSessionStore::purge_expired`] do it on demand.
+//! Expired ledger entries and sessions are deleted by housekeeping, never inside a request:
+//! [`ReplayLedger::purge_expired`](crate::store::ReplayLedger::purge_expired) and
+//! [`SessionStore::purge_expired`](crate::store::SessionStore::purge_expired), in bounded
+//! batches, run by [`TechCentrixAuth::run_housekeeping`](crate::TechCentrixAuth::run_housekeeping).
 //!
 //! ```
 //! use techcentrix_auth::store::sqlite::{self, SqliteUserStore};
