@@ -6,15 +6,15 @@ use async_trait::async_trait;
 
 use super::{SHARDS, Uniform, id_bits, shard_of};
 use crate::StoreError;
-use crate::store::{Consumed, ReplayLedger, unix_now};
+use crate::store::{Consumed, ReplayLedger};
 use crate::sync::lock;
 
 /// Used `jti`s in memory, each until its expiry.
 ///
-/// Memory stays bounded under a flood of tokens: a shard forgets its expired entries once
-/// one has expired (at most once a second) or when it has doubled since its last sweep, so
-/// the cost is amortized O(1) per call and the ledger holds about what expires within the
-/// token lifetime.
+/// Expired entries are forgotten by housekeeping ([`ReplayLedger::purge_expired`], run by
+/// [`TechCentrixAuth::run_housekeeping`](crate::TechCentrixAuth::run_housekeeping)), never
+/// inside a request: run it, or the ledger keeps every `jti` it was given. With it, the
+/// ledger holds what expires within the token lifetime plus one housekeeping interval.
 ///
 /// ```
 /// use techcentrix_auth::store::{Consumed, MemoryReplayLedger, ReplayLedger};
@@ -29,24 +29,10 @@ pub struct MemoryReplayLedger {
     shards: Box<[Mutex<Shard>]>,
 }
 
+#[derive(Default)]
 struct Shard {
     /// Used ids (a UUID's 128 bits, or the first 128 bits of another id's SHA-256) → expiry.
     used: HashMap<u128, u64, Uniform>,
-    swept_at: u64,
-    size_after_sweep: usize,
-    /// The earliest expiry among the entries: no sweep is due before it.
-    next_expiry: u64,
-}
-
-impl Default for Shard {
-    fn default() -> Self {
-        Shard {
-            used: HashMap::default(),
-            swept_at: 0,
-            size_after_sweep: 0,
-            next_expiry: u64::MAX,
-        }
-    }
 }
 
 /// A summary: how many entries it holds, never the `jti`s.
@@ -94,18 +80,12 @@ impl MemoryReplayLedger {
         forgotten
     }
 
-    /// The first use of `jti` at time `now`?
-    pub fn consume_at(&self, jti: &str, expires_at: u64, now: u64) -> Consumed {
-        let id = id_bits(jti);
+    /// The first use of `jti`? It is then held until `expires_at` has passed and
+    /// housekeeping has run.
+    fn consume_now(&self, jti: &str, expires_at: u64) -> Consumed {
         // A jti is a random UUID of ours (or a digest).
+        let id = id_bits(jti);
         let mut shard = lock(&self.shards[shard_of(id)]);
-        // Sweep once an entry has expired, at most once a second, or when the shard has
-        // doubled since its last sweep.
-        let expiry_due = now > shard.next_expiry && now > shard.swept_at;
-        if expiry_due || shard.used.len() >= 2 * shard.size_after_sweep.max(512) {
-            shard.sweep(now);
-        }
-        shard.next_expiry = shard.next_expiry.min(expires_at);
         match shard.used.entry(id) {
             // Held, even past its expiry: a used id is never new again while it is held.
             Entry::Occupied(_) => Consumed::Replayed,
@@ -123,16 +103,13 @@ impl Shard {
         if self.used.capacity() > 4 * self.used.len().max(64) {
             self.used.shrink_to_fit();
         }
-        self.swept_at = now;
-        self.size_after_sweep = self.used.len();
-        self.next_expiry = self.used.values().copied().min().unwrap_or(u64::MAX);
     }
 }
 
 #[async_trait]
 impl ReplayLedger for MemoryReplayLedger {
     async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
-        Ok(self.consume_at(jti, expires_at, unix_now() as u64))
+        Ok(self.consume_now(jti, expires_at))
     }
 
     /// Sweeps every shard (the limit does not apply: a shard is swept whole, in memory).
@@ -148,48 +125,45 @@ mod tests {
     #[test]
     fn a_held_id_stays_used_past_its_expiry() {
         let ledger = MemoryReplayLedger::new();
-        // A sweep ran at 101 (sweeps come at most once a second)...
-        ledger.sweep_all(101);
-        // ...then a late caller consumes an id whose expiry has passed: it is held until the
-        // next sweep, and used all that time.
-        assert_eq!(ledger.consume_at("a", 100, 101), Consumed::First);
-        assert_eq!(ledger.consume_at("a", 100, 101), Consumed::Replayed);
-        assert_eq!(ledger.consume_at("a", 500, 101), Consumed::Replayed);
+        assert_eq!(ledger.consume_now("a", 100), Consumed::First);
+        // A late caller (a redemption that stalled): the id is held until housekeeping
+        // forgets it, and used all that time.
+        assert_eq!(ledger.consume_now("a", 100), Consumed::Replayed);
+        assert_eq!(ledger.consume_now("a", 500), Consumed::Replayed);
+        assert_eq!(ledger.sweep_all(101), 1);
+        assert_eq!(ledger.consume_now("a", 500), Consumed::First);
     }
 
     #[test]
     fn second_use_is_a_replay() {
         let ledger = MemoryReplayLedger::new();
-        assert_eq!(ledger.consume_at("a", 100, 10), Consumed::First);
-        assert_eq!(ledger.consume_at("a", 100, 11), Consumed::Replayed);
-        assert_eq!(ledger.consume_at("b", 100, 11), Consumed::First);
+        assert_eq!(ledger.consume_now("a", 100), Consumed::First);
+        assert_eq!(ledger.consume_now("a", 100), Consumed::Replayed);
+        assert_eq!(ledger.consume_now("b", 100), Consumed::First);
     }
 
     #[test]
-    fn a_million_expired_entries_are_forgotten() {
+    fn a_million_expired_entries_are_forgotten_by_housekeeping() {
         let ledger = MemoryReplayLedger::new();
         let ttl = 5;
         for i in 0..1_000_000u32 {
-            // Time runs at 20,000 redemptions a second.
+            // Time runs at 20,000 redemptions a second; housekeeping runs every 10 s.
             let now = u64::from(i / 20_000);
-            ledger.consume_at(&format!("jti-{i}"), now + ttl, now);
+            if i % 200_000 == 0 {
+                ledger.sweep_all(now);
+            }
+            ledger.consume_now(&format!("jti-{i}"), now + ttl);
         }
-        // During the flood only what had not expired yet is held: about ttl + 1 seconds'
-        // worth, not the million.
-        let end = 1_000_000 / 20_000;
+        // At most one housekeeping interval and one lifetime's worth is held, not the million.
         assert!(
-            ledger.len() <= (ttl as usize + 2) * 20_000,
+            ledger.len() <= (10 + ttl as usize + 1) * 20_000,
             "{}",
             ledger.len()
         );
-        // Later, new redemptions sweep the shards they touch (enough of them to touch every
-        // shard): the flood is gone.
-        let later = end + ttl + 1;
-        let late = 40 * SHARDS;
-        for i in 0..late {
-            ledger.consume_at(&format!("late-{i}"), later + ttl, later);
-        }
-        assert_eq!(ledger.len(), late);
+        // Once everything has expired, a pass forgets it all and gives the memory back.
+        let later = 1_000_000 / 20_000 + ttl + 1;
+        ledger.sweep_all(later);
+        assert_eq!(ledger.len(), 0);
         let capacity: usize = ledger
             .shards
             .iter()

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use hashbrown::HashTable;
 
 use super::{CompactId, SHARDS, Uniform, canonical_uuid, id_bits, shard_of};
-use crate::store::{ROTATED_TOKENS_KEPT, Rotation, Session, SessionStore, unix_now};
+use crate::store::{ROTATED_TOKENS_KEPT, Rotation, Session, SessionStore};
 use crate::sync::lock;
 use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
 
@@ -23,8 +23,10 @@ type TokenIndex = HashMap<TokenKey, u128, Uniform>;
 /// digest to its family, so no lock is global and no table grows past a 1,024th of the
 /// sessions (a resize never stalls every request). A rotation holds its family's shard
 /// lock throughout: of two concurrent rotations of one token, one rotates and the other
-/// sees reuse. Expired families are forgotten: a creation after a shard's earliest expiry
-/// sweeps that shard.
+/// sees reuse. Expired families are forgotten by housekeeping
+/// ([`SessionStore::purge_expired`], run by
+/// [`TechCentrixAuth::run_housekeeping`](crate::TechCentrixAuth::run_housekeeping)), never
+/// inside a request.
 pub struct MemorySessionStore {
     families: Box<[Mutex<FamilyShard>]>,
     tokens: Box<[Mutex<TokenIndex>]>,
@@ -39,8 +41,6 @@ struct FamilyShard {
     by_id: HashTable<u32>,
     /// One shared `AppId` per app, so that a family holds a pointer, not a copy.
     apps: HashSet<AppId>,
-    /// The earliest expiry in the shard: no sweep is due before it.
-    next_expiry: i64,
 }
 
 impl Default for FamilyShard {
@@ -49,7 +49,6 @@ impl Default for FamilyShard {
             families: Vec::new(),
             by_id: HashTable::new(),
             apps: HashSet::new(),
-            next_expiry: i64::MAX,
         }
     }
 }
@@ -211,12 +210,6 @@ impl MemorySessionStore {
                 lock(self.token_shard(token)).remove(token);
             }
         }
-        shard.next_expiry = shard
-            .families
-            .iter()
-            .map(|(_, f)| f.expires_at)
-            .min()
-            .unwrap_or(i64::MAX);
     }
 
     fn revoke_family(&self, id: u128) -> bool {
@@ -233,7 +226,6 @@ impl MemorySessionStore {
 #[async_trait]
 impl SessionStore for MemorySessionStore {
     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
-        let now = unix_now();
         let token = token_key(refresh);
         // Only a canonical UUID can be rebuilt from the key; any other id is kept as given.
         let (id, custom_id) = match canonical_uuid(session.id.as_str()) {
@@ -243,10 +235,6 @@ impl SessionStore for MemorySessionStore {
         let user = CompactId::new(session.user.as_str());
         let mut guard = lock(self.family_shard(id));
         let shard = &mut *guard;
-        if now > shard.next_expiry {
-            self.sweep(shard, now);
-        }
-        shard.next_expiry = shard.next_expiry.min(session.expires_at);
         let app = match shard.apps.get(&session.app) {
             Some(app) => app.clone(),
             None => {
@@ -395,6 +383,7 @@ impl SessionStore for MemorySessionStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::unix_now;
 
     #[tokio::test]
     async fn expired_families_and_their_tokens_are_forgotten() {
@@ -412,8 +401,7 @@ mod tests {
             store.create(&session, &token).await.unwrap();
             old_tokens.push(token);
         }
-        // New sessions land in every shard (enough of them to touch every shard): each
-        // sweeps what has expired there.
+        // New sessions beside them; then a housekeeping pass forgets the expired ones.
         let new = 40 * SHARDS;
         for i in 0..new {
             let session = Session {
@@ -425,6 +413,8 @@ mod tests {
             let token = KeyDigest::of(format!("new {i}").as_bytes());
             store.create(&session, &token).await.unwrap();
         }
+        assert_eq!(store.len(), new + 100, "requests forget nothing");
+        assert_eq!(store.purge_expired(now, usize::MAX).await.unwrap(), 100);
         assert_eq!(store.len(), new);
         let indexed: usize = store.tokens.iter().map(|t| lock(t).len()).sum();
         assert_eq!(indexed, new, "the expired families' tokens left the index");
@@ -460,13 +450,14 @@ mod tests {
                 now + 3600
             }
         };
-        // Every creation after an expired one sweeps the shard, live families in it.
+        // A housekeeping pass sweeps the shard, live families in it.
         for n in 1..=51 {
             store
                 .create(&session(n, expiry(n)), &token(n))
                 .await
                 .unwrap();
         }
+        assert_eq!(store.purge_expired(now, usize::MAX).await.unwrap(), 25);
         assert_eq!(store.len(), 26);
         for n in 1..=51 {
             let next = KeyDigest::of(format!("next {n}").as_bytes());
