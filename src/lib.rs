@@ -47,6 +47,7 @@
 
 mod auth;
 mod base64url;
+mod bodies;
 mod config;
 pub mod endpoints;
 pub mod env;

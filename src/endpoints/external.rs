@@ -12,7 +12,7 @@ use crate::rate_limit::RateDecision;
 use crate::store::Upserted;
 use crate::sync::unix_seconds;
 use crate::token::TokenKind;
-use crate::{AppId, BoxError, Error, json, request};
+use crate::{AppId, BoxError, Error, bodies, json, request};
 
 pub(super) async fn handle<B>(shared: Arc<Shared>, headers: HeaderMap, body: B) -> Reply
 where
@@ -23,7 +23,7 @@ where
     let app = authenticate(shared, &headers).await?;
     record_app(app.as_str());
     let body = request::read_json(&headers, body, shared.config.body_limit).await?;
-    let profile = request::external_profile(&body)?;
+    let profile = bodies::external_profile(&body)?;
 
     let upserted = shared
         .store_call(shared.users.upsert_external(&app, &profile))

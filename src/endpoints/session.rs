@@ -13,7 +13,9 @@ use crate::secret::random_token;
 use crate::store::{Consumed, Rotation, Session};
 use crate::sync::unix_seconds;
 use crate::token::{Expected, TokenKind};
-use crate::{AppId, AuthConfig, BoxError, Error, KeyDigest, SessionId, UserId, json, request};
+use crate::{
+    AppId, AuthConfig, BoxError, Error, KeyDigest, SessionId, UserId, bodies, json, request,
+};
 
 /// The header naming the app at redemption.
 pub(crate) const APP_ID_HEADER: &str = "x-techcentrix-app-id";
@@ -29,7 +31,7 @@ where
     let app = app_id(&headers).ok_or(Error::InvalidOneTimeToken)?;
     record_app(app.as_str());
     let body = request::read_json(&headers, body, shared.config.body_limit).await?;
-    let token = request::one_time_token(&body)?;
+    let token = bodies::one_time_token(&body)?;
 
     let leeway = shared.config.leeway.as_secs();
     let expected = Expected {
@@ -102,7 +104,7 @@ where
 {
     let shared = &*shared;
     let body = request::read_json(&headers, body, shared.config.body_limit).await?;
-    let presented = KeyDigest::of(request::refresh_token(&body)?.as_bytes());
+    let presented = KeyDigest::of(bodies::refresh_token(&body)?.as_bytes());
     let next = random_token();
     let rotation = shared
         .store_call(shared.sessions.rotate(
@@ -155,7 +157,7 @@ where
         return Ok(no_content());
     }
     let body = request::read_json(&headers, body, shared.config.body_limit).await?;
-    let token = KeyDigest::of(request::refresh_token(&body)?.as_bytes());
+    let token = KeyDigest::of(bodies::refresh_token(&body)?.as_bytes());
     shared
         .store_call(shared.sessions.revoke_by_token(&token))
         .await?;
