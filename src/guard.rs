@@ -45,8 +45,7 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::endpoints::respond::log_error;
-use crate::endpoints::{ResponseBody, ResponseFuture};
+use crate::response::{ResponseBody, ResponseFuture, log_error};
 use crate::{AppId, Error, TechCentrixAuth};
 
 /// Applies [`AccessGuard`]. Accepts any app's access token unless given a list.

@@ -62,6 +62,7 @@ mod ids;
 mod json;
 pub mod rate_limit;
 mod request;
+mod response;
 mod secret;
 pub mod store;
 mod sync;

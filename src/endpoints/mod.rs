@@ -49,14 +49,11 @@
 //! # }
 //! ```
 
-mod body;
 mod external;
-mod future;
 mod jwks;
-pub(crate) mod respond;
+mod respond;
 mod service;
-pub(crate) mod session;
+mod session;
 
-pub use body::ResponseBody;
-pub use future::ResponseFuture;
+pub use crate::response::{ResponseBody, ResponseFuture};
 pub use service::{AuthEndpoints, AuthEndpointsLayer, AuthService, NotFound};

@@ -12,6 +12,7 @@ use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 use crate::Error;
+use crate::response::log_error;
 
 pin_project! {
     /// An endpoint's handler run inside a span that records the endpoint, the app and the
@@ -65,14 +66,6 @@ impl<F: Future<Output = Reply>> Future for InSpan<F> {
 /// Records the request's app in the current span.
 pub(super) fn record_app(app: &str) {
     tracing::Span::current().record("app", app);
-}
-
-pub(crate) fn log_error(err: &Error) {
-    match err {
-        Error::Internal(source) => tracing::error!(error = %source, "internal error"),
-        Error::Unavailable(source) => tracing::warn!(error = %source, "store unavailable"),
-        other => tracing::debug!(error = %other, "request refused"),
-    }
 }
 
 /// What a handler answers: its response, or the error the client gets instead.

@@ -11,10 +11,10 @@ use http_body_util::Full;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::future::AuthFuture;
 use super::respond::{InSpan, Reply};
 use super::{ResponseBody, ResponseFuture, external, jwks, session};
 use crate::auth::Shared;
+use crate::response::AuthFuture;
 use crate::{AuthConfig, BoxError, Error, TechCentrixAuth};
 
 /// The endpoints, by the path they answer.

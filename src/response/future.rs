@@ -13,7 +13,7 @@ use super::ResponseBody;
 pub(crate) type AuthFuture = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
 
 pin_project! {
-    /// The response future of [`AuthEndpoints`](super::AuthEndpoints) and
+    /// The response future of [`AuthEndpoints`](crate::endpoints::AuthEndpoints) and
     /// [`AccessGuard`](crate::AccessGuard): the inner service's future untouched, an auth
     /// endpoint's, or an answer known at once (a refusal).
     #[project = FutureProj]

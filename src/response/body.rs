@@ -7,7 +7,7 @@ use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body of a response from [`AuthEndpoints`](super::AuthEndpoints): the inner
+    /// The body of a response from [`AuthEndpoints`](crate::endpoints::AuthEndpoints): the inner
     /// service's body untouched, or an auth endpoint's.
     #[derive(Debug)]
     pub struct ResponseBody<B> {
