@@ -167,7 +167,7 @@ impl TechCentrixAuth {
 
     /// The live sessions of `user` (neither revoked nor expired), oldest first.
     pub async fn sessions_of(&self, user: &UserId) -> Result<Vec<Session>, StoreError> {
-        let now = crate::sync::unix_seconds() as i64;
+        let now = crate::util::sync::unix_seconds() as i64;
         self.shared.sessions.list_user(user, now).await
     }
 
@@ -202,7 +202,7 @@ impl TechCentrixAuth {
     /// ```
     pub async fn purge_expired(&self, batch: usize) -> Result<u64, StoreError> {
         let batch = batch.max(1);
-        let now = crate::sync::unix_seconds();
+        let now = crate::util::sync::unix_seconds();
         let mut purged = 0;
         loop {
             let done = self.shared.ledger.purge_expired(now, batch).await?;

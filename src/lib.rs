@@ -46,7 +46,6 @@
 //! the audit hook; [`env`](mod@env) the reference servers' environment.
 
 mod auth;
-mod base64url;
 mod bodies;
 mod config;
 pub mod endpoints;
@@ -57,28 +56,25 @@ pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guard;
-mod hashing;
-mod ids;
-mod json;
 pub mod rate_limit;
 mod request;
 mod response;
 mod secret;
 pub mod store;
-mod sync;
 pub mod token;
+mod util;
 
 pub use auth::{AuthBuilder, HOUSEKEEPING_BATCH, TechCentrixAuth};
 pub use config::{AuthConfig, ConfigError};
 pub use endpoints::{AuthEndpoints, AuthEndpointsLayer, AuthService};
 pub use error::{BoxError, Error, StoreError};
 pub use guard::{AccessGuard, AccessGuardLayer};
-pub use ids::{AppId, SessionId, UserId};
 pub use secret::{ApiKey, JwtSecret, KeyDigest};
 pub use store::{
     ApiKeyValidator, ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryReplayLedger,
     MemorySessionStore, MemoryUserStore, ReplayLedger, SessionStore, UserStore,
 };
+pub use util::ids::{AppId, SessionId, UserId};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::sync::lock;
+use crate::util::sync::lock;
 use crate::{KeyDigest, StoreError};
 
 /// Whether a request may go on.
@@ -67,7 +67,7 @@ impl std::fmt::Debug for MemoryRateLimiter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryRateLimiter")
             .field("per_second", &self.per_second)
-            .field("keys", &crate::sync::lock(&self.buckets).len())
+            .field("keys", &crate::util::sync::lock(&self.buckets).len())
             .finish()
     }
 }

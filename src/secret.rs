@@ -9,7 +9,7 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::hashing::Uniform;
+use crate::util::hashing::Uniform;
 
 /// A Server.API.Key as presented by a partner's backend or configured by the host.
 ///
@@ -220,7 +220,7 @@ pub(crate) fn random_token() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
-    crate::base64url::encode(&bytes)
+    crate::util::base64url::encode(&bytes)
 }
 
 #[cfg(test)]

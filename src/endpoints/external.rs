@@ -10,9 +10,10 @@ use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::rate_limit::RateDecision;
 use crate::store::Upserted;
-use crate::sync::unix_seconds;
 use crate::token::TokenKind;
-use crate::{AppId, BoxError, Error, bodies, json, request};
+use crate::util::json;
+use crate::util::sync::unix_seconds;
+use crate::{AppId, BoxError, Error, bodies, request};
 
 pub(super) async fn handle<B>(shared: Arc<Shared>, headers: HeaderMap, body: B) -> Reply
 where

@@ -11,11 +11,10 @@ use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::secret::random_token;
 use crate::store::{Consumed, Rotation, Session};
-use crate::sync::unix_seconds;
 use crate::token::{Expected, TokenKind};
-use crate::{
-    AppId, AuthConfig, BoxError, Error, KeyDigest, SessionId, UserId, bodies, json, request,
-};
+use crate::util::json;
+use crate::util::sync::unix_seconds;
+use crate::{AppId, AuthConfig, BoxError, Error, KeyDigest, SessionId, UserId, bodies, request};
 
 /// The header naming the app at redemption.
 pub(crate) const APP_ID_HEADER: &str = "x-techcentrix-app-id";

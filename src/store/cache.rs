@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::ApiKeyValidator;
 use crate::secret::DigestMap;
-use crate::sync::{read, write};
+use crate::util::sync::{read, write};
 use crate::{ApiKey, AppId, KeyDigest, StoreError};
 
 /// Remembers which keys a slower validator (a database) accepted, for at most `ttl`

@@ -512,5 +512,5 @@ pub(crate) fn plain_identifier(name: &str) -> bool {
 
 /// The current time in unix seconds, as the stores keep it.
 pub(crate) fn unix_now() -> i64 {
-    crate::sync::unix_seconds() as i64
+    crate::util::sync::unix_seconds() as i64
 }

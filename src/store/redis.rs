@@ -108,7 +108,7 @@ impl ReplayLedger for RedisReplayLedger {
     async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
         let mut connection = self.connection.clone();
         // At least one second ahead: an EXAT in the past would be refused.
-        let expires_at = expires_at.max(crate::sync::unix_seconds() + 1);
+        let expires_at = expires_at.max(crate::util::sync::unix_seconds() + 1);
         let set: Option<String> = redis::cmd("SET")
             .arg(format!("{}jti:{jti}", self.prefix))
             .arg(1)

@@ -2,7 +2,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AppId, SessionId, UserId, json};
+use crate::util::json;
+use crate::{AppId, SessionId, UserId};
 
 /// What a token is for: the `type` claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

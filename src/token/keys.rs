@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::Claims;
 use super::claims::{ClaimsRef, ROLES};
-use crate::{BoxError, ConfigError, JwtSecret, base64url};
+use crate::util::base64url;
+use crate::{BoxError, ConfigError, JwtSecret};
 
 /// The keys tokens are signed and verified with, each named by its `kid`.
 ///

@@ -6,7 +6,7 @@ use sha2::Sha512;
 use super::claims::ClaimsView;
 use super::keys::Key;
 use super::{Claims, SigningKeys, TokenKind};
-use crate::base64url;
+use crate::util::base64url;
 
 /// What a token must be to be accepted.
 #[derive(Clone, Copy, Debug)]
@@ -138,7 +138,7 @@ fn verify_hmac(hmac: &Hmac<Sha512>, signed: &str, signature: &str) -> Result<boo
 /// leeway, `iss`, `aud` and `type` (`exp`, `iss`, `aud` and `sub` are required by the
 /// claims' shape itself).
 fn check(claims: &ClaimsView<'_>, expected: &Expected<'_>) -> Result<(), Rejected> {
-    let now = crate::sync::unix_seconds();
+    let now = crate::util::sync::unix_seconds();
     if claims.exp.saturating_add(expected.leeway) < now {
         return Err(Rejected::Invalid("expired".into()));
     }

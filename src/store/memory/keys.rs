@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use crate::secret::DigestMap;
 use crate::store::ApiKeyValidator;
-use crate::sync::{read, write};
+use crate::util::sync::{read, write};
 use crate::{ApiKey, AppId, KeyDigest, StoreError};
 
 /// API keys held in memory as SHA-256 digests, several per app allowed.

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::{SHARDS, Uniform, id_bits, shard_of};
 use crate::StoreError;
 use crate::store::{Consumed, ReplayLedger};
-use crate::sync::lock;
+use crate::util::sync::lock;
 
 /// Used `jti`s in memory, each until its expiry.
 ///

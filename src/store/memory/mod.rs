@@ -13,7 +13,7 @@ pub use ledger::MemoryReplayLedger;
 pub use sessions::MemorySessionStore;
 pub use users::MemoryUserStore;
 
-pub(crate) use crate::hashing::Uniform;
+pub(crate) use crate::util::hashing::Uniform;
 
 /// How many independently locked parts each in-memory store has: few enough to cost
 /// nothing when empty, enough that a part resizing under a flood of sign-ups or redemptions

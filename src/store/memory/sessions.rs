@@ -7,7 +7,7 @@ use hashbrown::HashTable;
 
 use super::{CompactId, SHARDS, Uniform, canonical_uuid, id_bits, shard_of};
 use crate::store::{ROTATED_TOKENS_KEPT, Rotation, Session, SessionStore};
-use crate::sync::lock;
+use crate::util::sync::lock;
 use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
 
 /// A refresh token as the store knows it: the first 128 bits of its SHA-256 (the token

@@ -7,7 +7,7 @@ use hashbrown::HashTable;
 
 use super::{SHARDS, shard_of};
 use crate::store::{ExternalProfile, Upserted, User, UserCount, UserStore, unix_now};
-use crate::sync::{read, write};
+use crate::util::sync::{read, write};
 use crate::{AppId, StoreError, UserId};
 
 /// Users held in memory, compactly, in shards so that concurrent requests rarely wait on

@@ -15,7 +15,7 @@ use sqlx::SqlitePool;
 
 use crate::store::User;
 use crate::store::sql_stores::{UserQuery, UserReader};
-use crate::sync::lock;
+use crate::util::sync::lock;
 use crate::{AppId, StoreError, UserId};
 
 /// Idle connections kept for reuse.
