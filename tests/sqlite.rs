@@ -6,9 +6,14 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use techcentrix_auth::store::sqlite::{self, SqliteApiKeyStore, SqliteUserStore};
+use techcentrix_auth::store::sqlite::{
+    self, SqliteApiKeyStore, SqliteSessionStore, SqliteUserStore,
+};
 use techcentrix_auth::store::{ApiKeyAdmin, ExternalProfile, Upserted, UserCount, UserStore};
-use techcentrix_auth::{ApiKey, ApiKeyValidator, AppId, AuthConfig, UserId};
+use techcentrix_auth::token::SigningKeys;
+use techcentrix_auth::{
+    ApiKey, ApiKeyValidator, AppId, AuthConfig, JwtSecret, TechCentrixAuth, UserId,
+};
 
 fn profile(id: &str, email: &str, first_name: &str) -> ExternalProfile {
     ExternalProfile {
@@ -194,6 +199,28 @@ async fn closed_pool_is_unavailable_not_internal() {
         .assert_error(503, 7);
 }
 
+/// The users and sessions of `pool` behind the test keys, with `timeout` per store call.
+fn sqlite_auth(pool: &sqlx::SqlitePool, timeout: std::time::Duration) -> TechCentrixAuth {
+    TechCentrixAuth::builder()
+        .api_keys(keys())
+        .user_store(SqliteUserStore::new(pool.clone()))
+        .session_store(SqliteSessionStore::new(pool.clone()))
+        .signing_keys(SigningKeys::hs512(JwtSecret::new(SECRET.to_vec()).unwrap()))
+        .config(AuthConfig::default().with_store_timeout(timeout))
+        .build()
+        .unwrap()
+}
+
+/// Another connection (as another process would) holding the database's write lock until
+/// it commits or is dropped.
+fn hold_write_lock(path: &std::path::Path) -> rusqlite::Connection {
+    let holder = rusqlite::Connection::open(path).unwrap();
+    holder
+        .execute_batch("BEGIN IMMEDIATE; UPDATE tcx_users SET first_name = first_name;")
+        .unwrap();
+    holder
+}
+
 /// A database whose write lock another process holds: a sign-up (a write) answers 503/7
 /// with `Retry-After` once the store timeout is up, not after SQLite's 5 s busy wait, while a
 /// sign-in that changes nothing (an inline read; WAL readers never wait for the writer)
@@ -204,20 +231,13 @@ async fn a_held_write_lock_answers_503_within_the_store_timeout() {
     let path = dir.path().join("locked.db");
     let pool = sqlite::open(&path).await.unwrap();
     let timeout = std::time::Duration::from_secs(1);
-    let auth = auth_with(
-        keys(),
-        SqliteUserStore::new(pool),
-        AuthConfig::default().with_store_timeout(timeout),
-    );
+    let auth = sqlite_auth(&pool, timeout);
     assert_eq!(
         call(&auth, guide_request(KEY, GUIDE_BODY)).await.status,
         200
     );
 
-    let holder = rusqlite::Connection::open(&path).unwrap();
-    holder
-        .execute_batch("BEGIN IMMEDIATE; UPDATE tcx_users SET first_name = first_name;")
-        .unwrap();
+    let holder = hold_write_lock(&path);
 
     let started = std::time::Instant::now();
     let new_user = r#"{"id":"new-user","email":"n@x.io","firstName":"N"}"#;
@@ -243,28 +263,15 @@ async fn a_held_write_lock_answers_503_within_the_store_timeout() {
 /// with an unknown API key answer at once (401, 204, 401), never waiting for the lock.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_tokens_and_keys_take_no_write_lock() {
-    use techcentrix_auth::store::sqlite::SqliteSessionStore;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flood.db");
     let pool = sqlite::open(&path).await.unwrap();
     let timeout = std::time::Duration::from_secs(2);
-    let auth = techcentrix_auth::TechCentrixAuth::builder()
-        .api_keys(keys())
-        .user_store(SqliteUserStore::new(pool.clone()))
-        .session_store(SqliteSessionStore::new(pool.clone()))
-        .signing_keys(techcentrix_auth::token::SigningKeys::hs512(
-            techcentrix_auth::JwtSecret::new(SECRET.to_vec()).unwrap(),
-        ))
-        .config(AuthConfig::default().with_store_timeout(timeout))
-        .build()
-        .unwrap();
+    let auth = sqlite_auth(&pool, timeout);
     let session = start_session(&auth, "acme", KEY).await;
     let refresh_token = session["refreshToken"].as_str().unwrap().to_owned();
 
-    let holder = rusqlite::Connection::open(&path).unwrap();
-    holder
-        .execute_batch("BEGIN IMMEDIATE; UPDATE tcx_users SET first_name = first_name;")
-        .unwrap();
+    let holder = hold_write_lock(&path);
     let random = || {
         format!(
             "{}{}",
@@ -301,19 +308,10 @@ async fn unknown_tokens_and_keys_take_no_write_lock() {
 /// live sessions listed, signed out everywhere, then erased with its sessions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_lists_signs_out_and_erases_a_user() {
-    use techcentrix_auth::store::sqlite::SqliteSessionStore;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("admin.db");
     let pool = sqlite::open(&path).await.unwrap();
-    let auth = techcentrix_auth::TechCentrixAuth::builder()
-        .api_keys(keys())
-        .user_store(SqliteUserStore::new(pool.clone()))
-        .session_store(SqliteSessionStore::new(pool.clone()))
-        .signing_keys(techcentrix_auth::token::SigningKeys::hs512(
-            techcentrix_auth::JwtSecret::new(SECRET.to_vec()).unwrap(),
-        ))
-        .build()
-        .unwrap();
+    let auth = sqlite_auth(&pool, AuthConfig::default().store_timeout);
     let first = start_session(&auth, "acme", KEY).await;
     let second = start_session(&auth, "acme", KEY).await;
     let user = first["userId"].as_str().unwrap().to_owned();
