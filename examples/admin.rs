@@ -147,18 +147,11 @@ async fn run(args: &[String]) -> Result<(), String> {
         }
         ("users", "erase") => {
             let user = user_id(rest, "erase")?;
-            // Sessions first: a failure part-way never leaves sessions without their user.
-            admin
-                .sessions
-                .delete_user(&user)
-                .await
-                .map_err(|e| e.to_string())?;
-            if !admin
-                .user_store
-                .erase(&user)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            let erased =
+                techcentrix_auth::store::erase_user(&*admin.user_store, &*admin.sessions, &user)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            if !erased {
                 return Err(format!("no user with id `{user}`"));
             }
             println!("erased: {user}");

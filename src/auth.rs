@@ -175,8 +175,7 @@ impl TechCentrixAuth {
     /// then the user; whether the user existed. A failure part-way leaves the user without
     /// sessions, never sessions without their user; calling it again finishes the job.
     pub async fn erase_user(&self, user: &UserId) -> Result<bool, StoreError> {
-        self.shared.sessions.delete_user(user).await?;
-        self.shared.users.erase(user).await
+        crate::store::erase_user(&*self.shared.users, &*self.shared.sessions, user).await
     }
 
     /// Housekeeping: deletes what has expired from the replay ledger and the session store,
@@ -203,26 +202,12 @@ impl TechCentrixAuth {
     pub async fn purge_expired(&self, batch: usize) -> Result<u64, StoreError> {
         let batch = batch.max(1);
         let now = crate::util::sync::unix_seconds();
-        let mut purged = 0;
-        loop {
-            let done = self.shared.ledger.purge_expired(now, batch).await?;
-            purged += done;
-            if done < batch as u64 {
-                break;
-            }
-        }
-        loop {
-            let done = self
-                .shared
-                .sessions
-                .purge_expired(now as i64, batch)
-                .await?;
-            purged += done;
-            if done < batch as u64 {
-                break;
-            }
-        }
-        Ok(purged)
+        let ledger = in_batches(batch, || self.shared.ledger.purge_expired(now, batch)).await?;
+        let sessions = in_batches(batch, || {
+            self.shared.sessions.purge_expired(now as i64, batch)
+        })
+        .await?;
+        Ok(ledger + sessions)
     }
 
     /// Runs [`TechCentrixAuth::purge_expired`] (batches of [`HOUSEKEEPING_BATCH`] rows) every
@@ -246,6 +231,23 @@ impl TechCentrixAuth {
                     tracing::warn!(error = %err, "housekeeping failed; retrying at the next tick")
                 }
             }
+        }
+    }
+}
+
+/// Calls `purge` (one batch of at most `batch` rows) until a batch comes back short; how
+/// many rows went in all.
+async fn in_batches<F, Fut>(batch: usize, mut purge: F) -> Result<u64, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<u64, StoreError>>,
+{
+    let mut purged = 0;
+    loop {
+        let done = purge().await?;
+        purged += done;
+        if done < batch as u64 {
+            return Ok(purged);
         }
     }
 }

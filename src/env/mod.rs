@@ -298,6 +298,8 @@ fn seconds(name: &str, value: &str, min: u64, max: Duration) -> Result<Duration,
 /// part of it may be the key.
 fn parse_api_keys(value: &str) -> Result<Vec<(AppId, ApiKey)>, ConfigError> {
     let mut keys: Vec<(AppId, ApiKey)> = Vec::new();
+    // Each key's digest, computed once, to find a key given twice.
+    let mut digests = Vec::new();
     for (n, entry) in value.split(',').enumerate() {
         let entry = entry.trim();
         let fail = |why: &str| ConfigError::new("TCX_API_KEYS", format!("entry {}: {why}", n + 1));
@@ -319,12 +321,14 @@ fn parse_api_keys(value: &str) -> Result<Vec<(AppId, ApiKey)>, ConfigError> {
             return Err(fail("the key must be printable ASCII without spaces"));
         }
         let key = ApiKey::new(key);
-        if let Some(first) = keys.iter().position(|(_, k)| k.digest() == key.digest()) {
+        let digest = key.digest();
+        if let Some(first) = digests.iter().position(|d| *d == digest) {
             return Err(fail(&format!(
                 "the same key as entry {}: a key belongs to one app",
                 first + 1
             )));
         }
+        digests.push(digest);
         keys.push((AppId::from(app), key));
     }
     Ok(keys)

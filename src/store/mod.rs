@@ -501,6 +501,19 @@ pub trait UserCount: Send + Sync + 'static {
     async fn count_users(&self, app: Option<&AppId>) -> Result<u64, StoreError>;
 }
 
+/// Erases `user` and all its sessions, for a data-protection request: the sessions (with
+/// their tokens) first, so that a failure part-way never leaves sessions without their user;
+/// whether the user existed. [`TechCentrixAuth::erase_user`](crate::TechCentrixAuth::erase_user)
+/// over the stores themselves, for tools that hold no signing keys (the admin command).
+pub async fn erase_user(
+    users: &dyn UserStore,
+    sessions: &dyn SessionStore,
+    user: &UserId,
+) -> Result<bool, StoreError> {
+    sessions.delete_user(user).await?;
+    users.erase(user).await
+}
+
 /// Whether `name` is a plain SQL identifier that needs no quoting: letters, digits and `_`,
 /// starting with a letter or `_`, at most 63 bytes (PostgreSQL's limit).
 pub(crate) fn plain_identifier(name: &str) -> bool {
