@@ -172,11 +172,12 @@ flood() {
 }
 
 : >"$WORK/flood"
-flood "flood, sqlite" TCX_DATABASE_URL="sqlite://$WORK/flood.db"
+# As the README starts the server: the default log level (info), not the other rows' warn.
+flood "flood, sqlite" TCX_DATABASE_URL="sqlite://$WORK/flood.db" RUST_LOG=info
 PG_URL=${TCX_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 PG_SCHEMA=tcx_bench_$RANDOM$RANDOM
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  flood "flood, postgres" TCX_DATABASE_URL="$PG_URL" TCX_DATABASE_SCHEMA="$PG_SCHEMA"
+  flood "flood, postgres" TCX_DATABASE_URL="$PG_URL" TCX_DATABASE_SCHEMA="$PG_SCHEMA" RUST_LOG=info
   psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1 || true
 fi
 
