@@ -80,6 +80,7 @@ fn main() {
     } else {
         count("ROTATIONS", 1_000_000)
     };
+    #[cfg(feature = "postgres")]
     let pg_rotations = if quick {
         WINDOW * 2
     } else {

@@ -18,7 +18,10 @@
 
 use std::process::ExitCode;
 
-use techcentrix_auth::env::EnvConfig;
+#[path = "common/env/mod.rs"]
+mod env;
+
+use env::EnvConfig;
 use techcentrix_auth::{AppId, UserId};
 
 const USAGE: &str = "usage: admin keys add --app APP [--label TEXT]

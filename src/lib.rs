@@ -43,13 +43,12 @@
 //! The pieces: [`TechCentrixAuth`] holds the state; [`endpoints`] has the tower layer and
 //! services; [`guard`] the access-token guard; [`store`] the extension traits and their
 //! backends; [`token`] the claims and keys; [`rate_limit`] the per-key limiter; [`events`]
-//! the audit hook; [`env`](mod@env) the reference servers' environment.
+//! the audit hook.
 
 mod auth;
 mod bodies;
 mod config;
 pub mod endpoints;
-pub mod env;
 mod error;
 pub mod events;
 #[cfg(feature = "fuzzing")]

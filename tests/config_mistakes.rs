@@ -1,7 +1,10 @@
 //! Configuration mistakes fail loudly, naming the variable or setting, and no message quotes
 //! any part of a secret.
 
-use techcentrix_auth::env::EnvConfig;
+#[path = "../examples/common/env/mod.rs"]
+mod env;
+
+use env::EnvConfig;
 use techcentrix_auth::token::SigningKeys;
 use techcentrix_auth::{ConfigError, JwtSecret};
 

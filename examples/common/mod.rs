@@ -18,7 +18,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use techcentrix_auth::env::EnvConfig;
 use techcentrix_auth::events::TracingEvents;
 use techcentrix_auth::token::Claims;
 use techcentrix_auth::{BoxError, Error, TechCentrixAuth};
@@ -27,6 +26,10 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Sleep;
 use tower::{Service, ServiceExt};
 use tracing_subscriber::EnvFilter;
+
+pub(crate) mod env;
+
+use env::EnvConfig;
 
 /// The longest a graceful shutdown may take before the process exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(9);

@@ -514,15 +514,6 @@ pub async fn erase_user(
     users.erase(user).await
 }
 
-/// Whether `name` is a plain SQL identifier that needs no quoting: letters, digits and `_`,
-/// starting with a letter or `_`, at most 63 bytes (PostgreSQL's limit).
-pub(crate) fn plain_identifier(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && name.len() <= 63
-}
-
 /// The current time in unix seconds, as the stores keep it.
 pub(crate) fn unix_now() -> i64 {
     crate::util::sync::unix_seconds() as i64

@@ -109,9 +109,20 @@ impl PostgresOptions {
     }
 }
 
-/// Whether `schema` is a plain identifier that needs no quoting.
+/// Whether `schema` is a plain SQL identifier that needs no quoting: letters, digits and
+/// `_`, starting with a letter or `_`, at most 63 bytes (PostgreSQL's limit).
+///
+/// ```
+/// use techcentrix_auth::store::postgres::valid_schema;
+///
+/// assert!(valid_schema("tenant_7"));
+/// assert!(!valid_schema("bad-schema"));
+/// ```
 pub fn valid_schema(schema: &str) -> bool {
-    super::plain_identifier(schema)
+    let mut bytes = schema.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && schema.len() <= 63
 }
 
 /// Opens a pool and applies the migrations.

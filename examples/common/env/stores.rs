@@ -3,18 +3,18 @@
 use std::sync::Arc;
 
 use super::{DatabaseUrl, EnvConfig, EnvServer};
-use crate::events::AuthEvents;
-use crate::store::{
+use techcentrix_auth::events::AuthEvents;
+use techcentrix_auth::store::{
     ApiKeyValidator, MemoryReplayLedger, MemorySessionStore, MemoryUserStore, ReplayLedger,
     SessionStore, UserStore,
 };
-use crate::token::SigningKeys;
-use crate::{ApiKey, ConfigError, JwtSecret, MemoryApiKeyValidator, TechCentrixAuth};
+use techcentrix_auth::token::SigningKeys;
+use techcentrix_auth::{ApiKey, ConfigError, JwtSecret, MemoryApiKeyValidator, TechCentrixAuth};
 
 impl EnvConfig {
     /// Opens the stores and builds the state. An unreachable or unusable store is an error
     /// naming its variable (`TCX_DATABASE_URL`, `TCX_REDIS_URL`).
-    pub async fn build(&self, events: impl AuthEvents) -> Result<EnvServer, ConfigError> {
+    pub(crate) async fn build(&self, events: impl AuthEvents) -> Result<EnvServer, ConfigError> {
         let mut warnings = Vec::new();
         let env_keys = MemoryApiKeyValidator::new();
         let mut demo_key = None;
@@ -49,9 +49,9 @@ impl EnvConfig {
             .events(events);
         let auth = match rate_limiter {
             Some(limiter) => auth.rate_limiter(limiter),
-            None if self.rate_limit > 0 => {
-                auth.rate_limiter(crate::rate_limit::MemoryRateLimiter::new(self.rate_limit))
-            }
+            None if self.rate_limit > 0 => auth.rate_limiter(
+                techcentrix_auth::rate_limit::MemoryRateLimiter::new(self.rate_limit),
+            ),
             None => auth,
         }
         .build()?;
@@ -65,15 +65,15 @@ impl EnvConfig {
 
 /// What the admin command manages: the stored keys, the users and the sessions of
 /// `TCX_DATABASE_URL`.
-pub struct Admin {
+pub(crate) struct Admin {
     /// Server API keys.
-    pub keys: Arc<dyn crate::store::ApiKeyAdmin>,
+    pub(crate) keys: Arc<dyn techcentrix_auth::store::ApiKeyAdmin>,
     /// User counts.
-    pub users: Arc<dyn crate::store::UserCount>,
+    pub(crate) users: Arc<dyn techcentrix_auth::store::UserCount>,
     /// The users themselves (to erase one).
-    pub user_store: Arc<dyn UserStore>,
+    pub(crate) user_store: Arc<dyn UserStore>,
     /// Sessions (to list a user's, sign a user out everywhere).
-    pub sessions: Arc<dyn SessionStore>,
+    pub(crate) sessions: Arc<dyn SessionStore>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -85,9 +85,9 @@ impl std::fmt::Debug for Admin {
 /// The stores of a SQL database, each as the traits it serves.
 struct SqlStores {
     keys: Arc<dyn ApiKeyValidator>,
-    key_admin: Arc<dyn crate::store::ApiKeyAdmin>,
+    key_admin: Arc<dyn techcentrix_auth::store::ApiKeyAdmin>,
     users: Arc<dyn UserStore>,
-    user_count: Arc<dyn crate::store::UserCount>,
+    user_count: Arc<dyn techcentrix_auth::store::UserCount>,
     ledger: Arc<dyn ReplayLedger>,
     sessions: Arc<dyn SessionStore>,
 }
@@ -102,8 +102,8 @@ impl SqlStores {
         sessions: impl SessionStore,
     ) -> SqlStores
     where
-        K: ApiKeyValidator + crate::store::ApiKeyAdmin,
-        U: UserStore + crate::store::UserCount,
+        K: ApiKeyValidator + techcentrix_auth::store::ApiKeyAdmin,
+        U: UserStore + techcentrix_auth::store::UserCount,
     {
         let keys = Arc::new(keys);
         let users = Arc::new(users);
@@ -121,7 +121,7 @@ impl SqlStores {
 impl EnvConfig {
     /// Opens the database of `TCX_DATABASE_URL` (applying migrations) for key management
     /// and counts. `memory:` has nothing to manage.
-    pub async fn open_admin(&self) -> Result<Admin, ConfigError> {
+    pub(crate) async fn open_admin(&self) -> Result<Admin, ConfigError> {
         match self.open_sql().await? {
             Some(sql) => Ok(Admin {
                 keys: sql.key_admin,
@@ -140,14 +140,14 @@ impl EnvConfig {
     /// `memory:`. An unusable database is an error naming the variable.
     async fn open_sql(&self) -> Result<Option<SqlStores>, ConfigError> {
         #[cfg(any(feature = "sqlite", feature = "postgres"))]
-        let unusable = |e: crate::StoreError| {
+        let unusable = |e: techcentrix_auth::StoreError| {
             ConfigError::new("TCX_DATABASE_URL", format!("cannot use the database: {e}"))
         };
         match &self.database {
             DatabaseUrl::Memory => Ok(None),
             #[cfg(feature = "sqlite")]
             DatabaseUrl::Sqlite(path) => {
-                use crate::store::sqlite;
+                use techcentrix_auth::store::sqlite;
                 let pool = sqlite::open(path).await.map_err(unusable)?;
                 Ok(Some(SqlStores::over(
                     sqlite::SqliteApiKeyStore::new(pool.clone()),
@@ -158,7 +158,7 @@ impl EnvConfig {
             }
             #[cfg(feature = "postgres")]
             DatabaseUrl::Postgres(url) => {
-                use crate::store::postgres;
+                use techcentrix_auth::store::postgres;
                 let pool = postgres::connect(&self.postgres_options(url))
                     .await
                     .map_err(unusable)?;
@@ -188,9 +188,13 @@ impl EnvConfig {
                 sessions: Arc::new(MemorySessionStore::new()),
             },
             Some(sql) => {
-                let stored = Arc::new(crate::store::CachedApiKeyValidator::from_arc(sql.keys));
+                let stored = Arc::new(techcentrix_auth::store::CachedApiKeyValidator::from_arc(
+                    sql.keys,
+                ));
                 Stores {
-                    api_keys: Arc::new(crate::ChainedApiKeyValidator::new(vec![env_keys, stored])),
+                    api_keys: Arc::new(techcentrix_auth::ChainedApiKeyValidator::new(vec![
+                        env_keys, stored,
+                    ])),
                     users: sql.users,
                     ledger: sql.ledger,
                     sessions: sql.sessions,
@@ -200,8 +204,8 @@ impl EnvConfig {
     }
 
     #[cfg(feature = "postgres")]
-    fn postgres_options(&self, url: &str) -> crate::store::postgres::PostgresOptions {
-        let options = crate::store::postgres::PostgresOptions::new(url)
+    fn postgres_options(&self, url: &str) -> techcentrix_auth::store::postgres::PostgresOptions {
+        let options = techcentrix_auth::store::postgres::PostgresOptions::new(url)
             .acquire_timeout(self.auth.store_timeout);
         match &self.database_schema {
             Some(schema) => options.schema(schema.clone()),
@@ -218,7 +222,7 @@ impl EnvConfig {
     ) -> Result<
         (
             Arc<dyn ReplayLedger>,
-            Option<Arc<dyn crate::rate_limit::RateLimiter>>,
+            Option<Arc<dyn techcentrix_auth::rate_limit::RateLimiter>>,
         ),
         ConfigError,
     > {
@@ -227,7 +231,9 @@ impl EnvConfig {
         };
         #[cfg(feature = "redis")]
         {
-            use crate::store::redis::{RedisOptions, RedisRateLimiter, RedisReplayLedger};
+            use techcentrix_auth::store::redis::{
+                RedisOptions, RedisRateLimiter, RedisReplayLedger,
+            };
             let connection = RedisOptions::new(redis.url.clone())
                 .timeout(self.auth.store_timeout)
                 .connect()
@@ -240,7 +246,7 @@ impl EnvConfig {
                     connection.clone(),
                     redis.prefix.clone(),
                     self.rate_limit,
-                )) as Arc<dyn crate::rate_limit::RateLimiter>
+                )) as Arc<dyn techcentrix_auth::rate_limit::RateLimiter>
             });
             Ok((
                 Arc::new(RedisReplayLedger::new(connection, redis.prefix.clone())),

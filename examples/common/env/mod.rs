@@ -1,36 +1,28 @@
-//! The reference servers' environment (SPEC §6): [`EnvConfig::from_env`] reads and checks
+//! The reference servers' environment (SPEC §6): [`EnvConfig::from_lookup`] reads and checks
 //! every variable, [`EnvConfig::build`] opens the stores and returns a ready
 //! [`TechCentrixAuth`].
 //!
+//! This is server wiring, not library API: every reference server and the admin command
+//! include it (`examples/common`), the tests include it by path. A host embedding the
+//! library configures [`AuthConfig`] and the stores in code, or copies this module.
+//!
 //! Every error names the variable at fault and never repeats a secret.
-//!
-//! ```
-//! use techcentrix_auth::env::EnvConfig;
-//!
-//! let vars = [("TCX_LISTEN", "127.0.0.1:0"), ("TCX_DATABASE_URL", "memory:")];
-//! let config = EnvConfig::from_lookup(|name| {
-//!     vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
-//! })
-//! .unwrap();
-//! assert_eq!(config.listen.port(), 0);
-//!
-//! let bad = EnvConfig::from_lookup(|name| (name == "TCX_ONE_TIME_TOKEN_TTL").then(|| "0".to_string()));
-//! assert!(bad.unwrap_err().to_string().starts_with("TCX_ONE_TIME_TOKEN_TTL"));
-//! ```
+
+// Each including target uses a part of this module.
+#![allow(dead_code)]
 
 mod stores;
 
-pub use stores::Admin;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::token::SigningKeys;
-use crate::{ApiKey, AppId, AuthConfig, ConfigError, JwtSecret, TechCentrixAuth};
+use techcentrix_auth::token::SigningKeys;
+use techcentrix_auth::{ApiKey, AppId, AuthConfig, ConfigError, JwtSecret, TechCentrixAuth};
 
 /// Where users, stored keys, sessions and the ledger live, from `TCX_DATABASE_URL`.
 #[derive(Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
+pub(crate) enum DatabaseUrl {
     /// `memory:`: nothing survives a restart.
     Memory,
     /// `sqlite://PATH`: the path as given (relative to the working directory unless it
@@ -53,11 +45,11 @@ impl std::fmt::Debug for DatabaseUrl {
 
 /// The Redis settings, from `TCX_REDIS_URL` and `TCX_REDIS_PREFIX`.
 #[derive(Clone)]
-pub struct RedisUrl {
+pub(crate) struct RedisUrl {
     /// The URL (may hold a password; not shown by `Debug`).
-    pub url: String,
+    pub(crate) url: String,
     /// The prefix of every key (default `tcx:`).
-    pub prefix: String,
+    pub(crate) prefix: String,
 }
 
 impl std::fmt::Debug for RedisUrl {
@@ -71,52 +63,54 @@ impl std::fmt::Debug for RedisUrl {
 
 /// The reference servers' settings, read from the environment.
 #[derive(Clone, Debug)]
-pub struct EnvConfig {
+pub(crate) struct EnvConfig {
     /// `TCX_LISTEN`: the address to bind. Default `127.0.0.1:8080`.
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     /// `TCX_API_KEYS`: `app:key` entries. Empty means one generated key for app `demo`.
-    pub api_keys: Vec<(AppId, ApiKey)>,
+    pub(crate) api_keys: Vec<(AppId, ApiKey)>,
     /// `TCX_JWT_SECRET`: the HS512 secret; `None` means a random one per process.
-    pub jwt_secret: Option<JwtSecret>,
+    pub(crate) jwt_secret: Option<JwtSecret>,
     /// `TCX_SIGNING_KEYS`: asymmetric keys loaded from `kid:path.pem` entries (the first
     /// signs, all verify and are published); `None` means HS512.
-    pub signing_keys: Option<SigningKeys>,
+    pub(crate) signing_keys: Option<SigningKeys>,
     /// `TCX_DATABASE_URL`. Default `sqlite://techcentrix-auth.db`.
-    pub database: DatabaseUrl,
+    pub(crate) database: DatabaseUrl,
     /// `TCX_DATABASE_SCHEMA`: the PostgreSQL schema of the tables (default `public`).
-    pub database_schema: Option<String>,
+    pub(crate) database_schema: Option<String>,
     /// `TCX_REDIS_URL` (and `TCX_REDIS_PREFIX`): when set, Redis is the only replay ledger
     /// and holds the rate limits.
-    pub redis: Option<RedisUrl>,
+    pub(crate) redis: Option<RedisUrl>,
     /// `TCX_RATE_LIMIT`: requests per second per key, 0 = off.
-    pub rate_limit: u32,
+    pub(crate) rate_limit: u32,
     /// The library settings: `TCX_STORE_TIMEOUT`, `TCX_ONE_TIME_TOKEN_TTL`,
     /// `TCX_ACCESS_TOKEN_TTL`, `TCX_SESSION_TTL`, `TCX_TOKEN_LEEWAY`,
     /// `TCX_REFRESH_REUSE_INTERVAL`, `TCX_ISSUER`.
-    pub auth: AuthConfig,
+    pub(crate) auth: AuthConfig,
 }
 
 /// What [`EnvConfig::build`] made: the auth state and what the server should tell its
 /// operator at start.
 #[derive(Debug)]
-pub struct EnvServer {
+pub(crate) struct EnvServer {
     /// The ready state.
-    pub auth: TechCentrixAuth,
+    pub(crate) auth: TechCentrixAuth,
     /// The key generated for app `demo` when `TCX_API_KEYS` was unset: print it once.
-    pub demo_key: Option<ApiKey>,
+    pub(crate) demo_key: Option<ApiKey>,
     /// Warnings for the operator (e.g. a random signing secret).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl EnvConfig {
     /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub(crate) fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the variables through `lookup` (a variable set to the empty string counts as
     /// unset).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
         let listen = match var("TCX_LISTEN") {
             Some(v) => v.trim().parse().map_err(|_| {
@@ -140,18 +134,22 @@ impl EnvConfig {
         };
         let database_schema = var("TCX_DATABASE_SCHEMA");
         if let Some(schema) = &database_schema {
-            if !crate::store::plain_identifier(schema) {
+            let DatabaseUrl::Postgres(_) = database else {
+                return Err(ConfigError::new(
+                    "TCX_DATABASE_SCHEMA",
+                    "only applies to a postgres:// TCX_DATABASE_URL",
+                ));
+            };
+            // A postgres:// URL was refused above unless the backend is compiled in.
+            #[cfg(feature = "postgres")]
+            if !techcentrix_auth::store::postgres::valid_schema(schema) {
                 return Err(ConfigError::new(
                     "TCX_DATABASE_SCHEMA",
                     "must be letters, digits and `_`, starting with a letter or `_`, at most 63 bytes",
                 ));
             }
-            if !matches!(database, DatabaseUrl::Postgres(_)) {
-                return Err(ConfigError::new(
-                    "TCX_DATABASE_SCHEMA",
-                    "only applies to a postgres:// TCX_DATABASE_URL",
-                ));
-            }
+            #[cfg(not(feature = "postgres"))]
+            let _ = schema;
         }
         let redis = match var("TCX_REDIS_URL") {
             None => None,
