@@ -29,11 +29,11 @@ fn main() {
     let before = resident_bytes();
     runtime.block_on(async {
         for i in 0..users {
-            let profile = ExternalProfile {
-                external_id: format!("user-{i:08}"),
-                email: format!("user{i}@techcentrix.com"),
-                first_name: "Username".into(),
-            };
+            let profile = ExternalProfile::new(
+                format!("user-{i:08}"),
+                format!("user{i}@techcentrix.com"),
+                "Username",
+            );
             store.upsert_external(&apps[i % 2], &profile).await.unwrap();
         }
     });

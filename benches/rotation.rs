@@ -33,12 +33,12 @@ fn token(n: usize) -> KeyDigest {
 /// end.
 async fn run(store: Arc<dyn SessionStore>, rotations: usize) -> Vec<Duration> {
     let rotations = rotations.max(WINDOW);
-    let session = Session {
-        id: SessionId::random(),
-        user: "bench-user".into(),
-        app: "acme".into(),
-        expires_at: i64::MAX,
-    };
+    let session = Session::new(
+        SessionId::random(),
+        "bench-user".into(),
+        "acme".into(),
+        i64::MAX,
+    );
     store.create(&session, &token(0)).await.unwrap();
     let starts: Vec<usize> = (0..=10).map(|i| (rotations - WINDOW) * i / 10).collect();
     let mut windows = vec![Duration::ZERO; starts.len()];

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 mod env;
 
 use env::EnvConfig;
-use techcentrix_auth::{AppId, UserId};
+use techcentrix_auth::{AppId, KeyId, UserId};
 
 const USAGE: &str = "usage: admin keys add --app APP [--label TEXT]
        admin keys list [--app APP]
@@ -94,7 +94,11 @@ async fn run(args: &[String]) -> Result<(), String> {
             let [id] = rest else {
                 return Err("keys rotate takes one key id".to_owned());
             };
-            let Some((new_id, key)) = admin.keys.rotate_key(id).await.map_err(|e| e.to_string())?
+            let Some((new_id, key)) = admin
+                .keys
+                .rotate_key(&KeyId::from(*id))
+                .await
+                .map_err(|e| e.to_string())?
             else {
                 return Err(format!("no active key with id `{id}`"));
             };
@@ -105,7 +109,12 @@ async fn run(args: &[String]) -> Result<(), String> {
             let [id] = rest else {
                 return Err("keys revoke takes one key id".to_owned());
             };
-            if !admin.keys.revoke_key(id).await.map_err(|e| e.to_string())? {
+            if !admin
+                .keys
+                .revoke_key(&KeyId::from(*id))
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 return Err(format!("no active key with id `{id}`"));
             }
             println!("revoked: {id}");

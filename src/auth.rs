@@ -201,12 +201,9 @@ impl TechCentrixAuth {
     /// ```
     pub async fn purge_expired(&self, batch: usize) -> Result<u64, StoreError> {
         let batch = batch.max(1);
-        let now = crate::util::sync::unix_seconds();
+        let now = crate::store::unix_now();
         let ledger = in_batches(batch, || self.shared.ledger.purge_expired(now, batch)).await?;
-        let sessions = in_batches(batch, || {
-            self.shared.sessions.purge_expired(now as i64, batch)
-        })
-        .await?;
+        let sessions = in_batches(batch, || self.shared.sessions.purge_expired(now, batch)).await?;
         Ok(ledger + sessions)
     }
 

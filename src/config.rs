@@ -21,37 +21,19 @@ use std::time::Duration;
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
-    /// Path of the external sign-up-or-in endpoint. Default `/user/api/auth/external`.
-    pub external_path: String,
-    /// Path of the redemption endpoint. Default `/user/api/auth/token`.
-    pub token_path: String,
-    /// Path of the refresh endpoint. Default `/user/api/auth/refresh`.
-    pub refresh_path: String,
-    /// Path of the sign-out endpoint. Default `/user/api/auth/sign-out`.
-    pub sign_out_path: String,
-    /// Path of the JWK set. Default `/.well-known/jwks.json`.
-    pub jwks_path: String,
-    /// Largest request body accepted, in bytes. Default 16,384.
-    pub body_limit: usize,
-    /// Lifetime of a oneTimeToken, 1 s to 1 h. Default 60 s.
-    pub one_time_token_ttl: Duration,
-    /// Lifetime of an access token, 1 s to 24 h. Default 15 min.
-    pub access_token_ttl: Duration,
-    /// How long a session (refresh-token family) lives, 1 s to 365 days. Default 30 days.
-    pub session_ttl: Duration,
-    /// Clock skew allowed past a token's `exp`, at most 5 minutes. Default 5 s.
-    pub leeway: Duration,
-    /// The `iss` claim. Default `techcentrix-auth`.
-    pub issuer: String,
-    /// How long a store call may take before the request answers 503/7. Default 3 s.
-    pub store_timeout: Duration,
-    /// The rotation grace period, whole seconds up to 1 hour. Default 0 (off): a rotated
-    /// refresh token presented again is reuse, and its session is revoked. With a grace
-    /// period, the token rotated last is accepted once more within that time of its
-    /// rotation, so a client whose refresh answer was lost (a timeout, a dropped connection)
-    /// can retry; the price is that a stolen token replayed within the period is not
-    /// detected as reuse until the rightful client refreshes again.
-    pub refresh_reuse_interval: Duration,
+    pub(crate) external_path: String,
+    pub(crate) token_path: String,
+    pub(crate) refresh_path: String,
+    pub(crate) sign_out_path: String,
+    pub(crate) jwks_path: String,
+    pub(crate) body_limit: usize,
+    pub(crate) one_time_token_ttl: Duration,
+    pub(crate) access_token_ttl: Duration,
+    pub(crate) session_ttl: Duration,
+    pub(crate) leeway: Duration,
+    pub(crate) issuer: String,
+    pub(crate) store_timeout: Duration,
+    pub(crate) refresh_reuse_interval: Duration,
 }
 
 impl Default for AuthConfig {
@@ -90,81 +72,151 @@ impl AuthConfig {
     /// longer than its token verifies, plus one second for verification's whole seconds.
     pub const LEDGER_CLOCK_SKEW: Duration = Duration::from_secs(5);
 
-    /// Sets the path of the external endpoint.
-    pub fn with_external_path(mut self, path: impl Into<String>) -> Self {
-        self.external_path = path.into();
+    /// Path of the external sign-up-or-in endpoint. Default `/user/api/auth/external`.
+    pub fn external_path(&self) -> &str {
+        &self.external_path
+    }
+
+    /// Sets [`AuthConfig::external_path`].
+    pub fn with_external_path(mut self, external_path: impl Into<String>) -> Self {
+        self.external_path = external_path.into();
         self
     }
 
-    /// Sets the path of the redemption endpoint.
-    pub fn with_token_path(mut self, path: impl Into<String>) -> Self {
-        self.token_path = path.into();
+    /// Path of the redemption endpoint. Default `/user/api/auth/token`.
+    pub fn token_path(&self) -> &str {
+        &self.token_path
+    }
+
+    /// Sets [`AuthConfig::token_path`].
+    pub fn with_token_path(mut self, token_path: impl Into<String>) -> Self {
+        self.token_path = token_path.into();
         self
     }
 
-    /// Sets the path of the refresh endpoint.
-    pub fn with_refresh_path(mut self, path: impl Into<String>) -> Self {
-        self.refresh_path = path.into();
+    /// Path of the refresh endpoint. Default `/user/api/auth/refresh`.
+    pub fn refresh_path(&self) -> &str {
+        &self.refresh_path
+    }
+
+    /// Sets [`AuthConfig::refresh_path`].
+    pub fn with_refresh_path(mut self, refresh_path: impl Into<String>) -> Self {
+        self.refresh_path = refresh_path.into();
         self
     }
 
-    /// Sets the path of the sign-out endpoint.
-    pub fn with_sign_out_path(mut self, path: impl Into<String>) -> Self {
-        self.sign_out_path = path.into();
+    /// Path of the sign-out endpoint. Default `/user/api/auth/sign-out`.
+    pub fn sign_out_path(&self) -> &str {
+        &self.sign_out_path
+    }
+
+    /// Sets [`AuthConfig::sign_out_path`].
+    pub fn with_sign_out_path(mut self, sign_out_path: impl Into<String>) -> Self {
+        self.sign_out_path = sign_out_path.into();
         self
     }
 
-    /// Sets the path of the JWK set.
-    pub fn with_jwks_path(mut self, path: impl Into<String>) -> Self {
-        self.jwks_path = path.into();
+    /// Path of the JWK set. Default `/.well-known/jwks.json`.
+    pub fn jwks_path(&self) -> &str {
+        &self.jwks_path
+    }
+
+    /// Sets [`AuthConfig::jwks_path`].
+    pub fn with_jwks_path(mut self, jwks_path: impl Into<String>) -> Self {
+        self.jwks_path = jwks_path.into();
         self
     }
 
-    /// Sets the session lifetime.
-    pub fn with_session_ttl(mut self, ttl: Duration) -> Self {
-        self.session_ttl = ttl;
+    /// Largest request body accepted, in bytes. Default 16,384.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// Sets [`AuthConfig::body_limit`].
+    pub fn with_body_limit(mut self, body_limit: usize) -> Self {
+        self.body_limit = body_limit;
         self
     }
 
-    /// Sets the rotation grace period (see [`AuthConfig::refresh_reuse_interval`]).
-    pub fn with_refresh_reuse_interval(mut self, interval: Duration) -> Self {
-        self.refresh_reuse_interval = interval;
+    /// Lifetime of a oneTimeToken, 1 s to 1 h. Default 60 s.
+    pub fn one_time_token_ttl(&self) -> Duration {
+        self.one_time_token_ttl
+    }
+
+    /// Sets [`AuthConfig::one_time_token_ttl`].
+    pub fn with_one_time_token_ttl(mut self, one_time_token_ttl: Duration) -> Self {
+        self.one_time_token_ttl = one_time_token_ttl;
         self
     }
 
-    /// Sets the leeway past `exp`.
+    /// Lifetime of an access token, 1 s to 24 h. Default 15 min.
+    pub fn access_token_ttl(&self) -> Duration {
+        self.access_token_ttl
+    }
+
+    /// Sets [`AuthConfig::access_token_ttl`].
+    pub fn with_access_token_ttl(mut self, access_token_ttl: Duration) -> Self {
+        self.access_token_ttl = access_token_ttl;
+        self
+    }
+
+    /// How long a session (refresh-token family) lives, 1 s to 365 days. Default 30 days.
+    pub fn session_ttl(&self) -> Duration {
+        self.session_ttl
+    }
+
+    /// Sets [`AuthConfig::session_ttl`].
+    pub fn with_session_ttl(mut self, session_ttl: Duration) -> Self {
+        self.session_ttl = session_ttl;
+        self
+    }
+
+    /// Clock skew allowed past a token's `exp`, at most 5 minutes. Default 5 s.
+    pub fn leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// Sets [`AuthConfig::leeway`].
     pub fn with_leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
     }
 
-    /// Sets the body limit in bytes.
-    pub fn with_body_limit(mut self, bytes: usize) -> Self {
-        self.body_limit = bytes;
-        self
+    /// The `iss` claim. Default `techcentrix-auth`.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
-    /// Sets the oneTimeToken lifetime.
-    pub fn with_one_time_token_ttl(mut self, ttl: Duration) -> Self {
-        self.one_time_token_ttl = ttl;
-        self
-    }
-
-    /// Sets the access token lifetime.
-    pub fn with_access_token_ttl(mut self, ttl: Duration) -> Self {
-        self.access_token_ttl = ttl;
-        self
-    }
-
-    /// Sets the `iss` claim.
+    /// Sets [`AuthConfig::issuer`].
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = issuer.into();
         self
     }
 
-    /// Sets the store timeout.
-    pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
-        self.store_timeout = timeout;
+    /// How long a store call may take before the request answers 503/7. Default 3 s.
+    pub fn store_timeout(&self) -> Duration {
+        self.store_timeout
+    }
+
+    /// Sets [`AuthConfig::store_timeout`].
+    pub fn with_store_timeout(mut self, store_timeout: Duration) -> Self {
+        self.store_timeout = store_timeout;
+        self
+    }
+
+    /// The rotation grace period, whole seconds up to 1 hour. Default 0 (off): a rotated
+    /// refresh token presented again is reuse, and its session is revoked. With a grace
+    /// period, the token rotated last is accepted once more within that time of its
+    /// rotation, so a client whose refresh answer was lost (a timeout, a dropped connection)
+    /// can retry; the price is that a stolen token replayed within the period is not
+    /// detected as reuse until the rightful client refreshes again.
+    pub fn refresh_reuse_interval(&self) -> Duration {
+        self.refresh_reuse_interval
+    }
+
+    /// Sets [`AuthConfig::refresh_reuse_interval`].
+    pub fn with_refresh_reuse_interval(mut self, refresh_reuse_interval: Duration) -> Self {
+        self.refresh_reuse_interval = refresh_reuse_interval;
         self
     }
 

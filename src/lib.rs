@@ -73,7 +73,7 @@ pub use store::{
     ApiKeyValidator, ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryReplayLedger,
     MemorySessionStore, MemoryUserStore, ReplayLedger, SessionStore, UserStore,
 };
-pub use util::ids::{AppId, SessionId, UserId};
+pub use util::ids::{AppId, Jti, KeyId, SessionId, UserId};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -20,19 +20,22 @@ fn hex(digest: &KeyDigest) -> String {
 #[tokio::test]
 async fn memory_stores_print_counts_only() {
     let ledger = MemoryReplayLedger::new();
-    ledger.consume("jti-secret-0001", u64::MAX).await.unwrap();
+    ledger
+        .consume(&"jti-secret-0001".into(), i64::MAX)
+        .await
+        .unwrap();
     let printed = format!("{ledger:?}");
     assert!(!printed.contains("jti-secret"), "{printed}");
     assert!(printed.contains("entries: 1"), "{printed}");
 
     let sessions = MemorySessionStore::new();
     let refresh = KeyDigest::of(b"refresh-token-secret");
-    let session = Session {
-        id: SessionId::random(),
-        user: UserId::from("user-secret-id"),
-        app: AppId::from("acme"),
-        expires_at: i64::MAX,
-    };
+    let session = Session::new(
+        SessionId::random(),
+        UserId::from("user-secret-id"),
+        AppId::from("acme"),
+        i64::MAX,
+    );
     sessions.create(&session, &refresh).await.unwrap();
     let printed = format!("{sessions:?}");
     for hidden in [
@@ -46,11 +49,7 @@ async fn memory_stores_print_counts_only() {
     assert!(printed.contains("sessions: 1"), "{printed}");
 
     let users = MemoryUserStore::new();
-    let profile = ExternalProfile {
-        external_id: "external-secret".into(),
-        email: "private@example.com".into(),
-        first_name: "Private".into(),
-    };
+    let profile = ExternalProfile::new("external-secret", "private@example.com", "Private");
     users
         .upsert_external(&AppId::from("acme"), &profile)
         .await

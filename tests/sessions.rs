@@ -253,7 +253,7 @@ async fn garbage_and_foreign_tokens_are_401_5() {
 async fn forged(auth: &TechCentrixAuth, edit: impl FnOnce(&mut Claims)) -> String {
     let issued = call(auth, guide_request(KEY, GUIDE_BODY)).await.claims();
     let mut claims: Claims = serde_json::from_value(issued).unwrap();
-    claims.jti = uuid::Uuid::new_v4().to_string();
+    claims.jti = techcentrix_auth::Jti::random();
     edit(&mut claims);
     auth.signing_keys().sign(&claims).unwrap()
 }

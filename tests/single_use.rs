@@ -199,7 +199,7 @@ fn purging(ledger: Arc<dyn ReplayLedger>, keep: Box<dyn Any + Send + Sync>) -> L
         forget_as_of: Arc::new(move |t| {
             let ledger = forgetting.clone();
             Box::pin(async move {
-                ledger.purge_expired(t, usize::MAX).await.unwrap();
+                ledger.purge_expired(t as i64, usize::MAX).await.unwrap();
             })
         }),
         _keep: keep,

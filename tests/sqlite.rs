@@ -16,11 +16,7 @@ use techcentrix_auth::{
 };
 
 fn profile(id: &str, email: &str, first_name: &str) -> ExternalProfile {
-    ExternalProfile {
-        external_id: id.into(),
-        email: email.into(),
-        first_name: first_name.into(),
-    }
+    ExternalProfile::new(id, email, first_name)
 }
 
 #[tokio::test]
@@ -178,7 +174,12 @@ async fn stored_keys_validate_until_revoked_and_only_digests_are_kept() {
     assert_eq!(keys.validate(&key).await.unwrap(), Some(app.clone()));
     let listed = keys.list_keys(Some(&app)).await.unwrap();
     assert_eq!(listed.last().unwrap().label, "first");
-    assert!(keys.rotate_key("no-such-id").await.unwrap().is_none());
+    assert!(
+        keys.rotate_key(&"no-such-id".into())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     assert!(keys.revoke_key(&id).await.unwrap());
     assert!(!keys.revoke_key(&id).await.unwrap());
@@ -311,7 +312,7 @@ async fn admin_lists_signs_out_and_erases_a_user() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("admin.db");
     let pool = sqlite::open(&path).await.unwrap();
-    let auth = sqlite_auth(&pool, AuthConfig::default().store_timeout);
+    let auth = sqlite_auth(&pool, AuthConfig::default().store_timeout());
     let first = start_session(&auth, "acme", KEY).await;
     let second = start_session(&auth, "acme", KEY).await;
     let user = first["userId"].as_str().unwrap().to_owned();

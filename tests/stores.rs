@@ -12,7 +12,7 @@ use std::sync::Arc;
 use techcentrix_auth::store::{
     Consumed, ExternalProfile, ReplayLedger, Rotation, Session, SessionStore, Upserted, UserStore,
 };
-use techcentrix_auth::{AppId, KeyDigest, SessionId, UserId};
+use techcentrix_auth::{AppId, Jti, KeyDigest, SessionId, UserId};
 
 /// The stores of one backend, and whatever keeps them alive (a temporary directory).
 struct Backend {
@@ -23,20 +23,16 @@ struct Backend {
 }
 
 fn profile(id: &str, email: &str) -> ExternalProfile {
-    ExternalProfile {
-        external_id: id.into(),
-        email: email.into(),
-        first_name: "First".into(),
-    }
+    ExternalProfile::new(id, email, "First")
 }
 
 fn session(expires_at: i64) -> Session {
-    Session {
-        id: SessionId::random(),
-        user: UserId::random(),
-        app: AppId::from("acme"),
+    Session::new(
+        SessionId::random(),
+        UserId::random(),
+        AppId::from("acme"),
         expires_at,
-    }
+    )
 }
 
 fn digest(label: &str) -> KeyDigest {
@@ -140,27 +136,27 @@ mod behaviour {
     }
 
     pub(crate) async fn ledger_accepts_a_jti_once(b: Backend) {
-        let jti = unique("jti");
+        let jti = Jti::from(unique("jti"));
+        assert_eq!(b.ledger.consume(&jti, FAR).await.unwrap(), Consumed::First);
         assert_eq!(
-            b.ledger.consume(&jti, FAR as u64).await.unwrap(),
-            Consumed::First
-        );
-        assert_eq!(
-            b.ledger.consume(&jti, FAR as u64).await.unwrap(),
+            b.ledger.consume(&jti, FAR).await.unwrap(),
             Consumed::Replayed
         );
         assert_eq!(
-            b.ledger.consume(&unique("jti"), FAR as u64).await.unwrap(),
+            b.ledger
+                .consume(&Jti::from(unique("jti")), FAR)
+                .await
+                .unwrap(),
             Consumed::First
         );
     }
 
     pub(crate) async fn ledger_concurrent_consumes_have_one_first(b: Backend) {
-        let jti = unique("jti");
+        let jti = Jti::from(unique("jti"));
         let calls: Vec<_> = (0..50)
             .map(|_| {
                 let (ledger, jti) = (b.ledger.clone(), jti.clone());
-                tokio::spawn(async move { ledger.consume(&jti, FAR as u64).await.unwrap() })
+                tokio::spawn(async move { ledger.consume(&jti, FAR).await.unwrap() })
             })
             .collect();
         let mut firsts = 0;
@@ -302,10 +298,9 @@ mod behaviour {
     }
 
     fn session_of(user: &UserId, expires_at: i64) -> Session {
-        Session {
-            user: user.clone(),
-            ..session(expires_at)
-        }
+        let mut session = session(expires_at);
+        session.user = user.clone();
+        session
     }
 
     /// Sign out everywhere revokes every live session of one user and no other's; the

@@ -116,11 +116,11 @@ impl BareEncode {
 
 /// User `i` of app `acme`, with realistic sizes.
 pub(crate) fn profile(i: usize) -> ExternalProfile {
-    ExternalProfile {
-        external_id: format!("user-{i:08}"),
-        email: format!("user{i}@techcentrix.com"),
-        first_name: "Username".into(),
-    }
+    ExternalProfile::new(
+        format!("user-{i:08}"),
+        format!("user{i}@techcentrix.com"),
+        "Username",
+    )
 }
 
 /// A new in-memory store holding users `0..users` of app `acme`.

@@ -14,7 +14,9 @@ use crate::store::{Consumed, Rotation, Session};
 use crate::token::{Expected, TokenKind};
 use crate::util::json;
 use crate::util::sync::unix_seconds;
-use crate::{AppId, AuthConfig, BoxError, Error, KeyDigest, SessionId, UserId, bodies, request};
+use crate::{
+    AppId, AuthConfig, BoxError, Error, Jti, KeyDigest, SessionId, UserId, bodies, request,
+};
 
 /// The header naming the app at redemption.
 pub(crate) const APP_ID_HEADER: &str = "x-techcentrix-app-id";
@@ -60,7 +62,10 @@ where
         .saturating_add(AuthConfig::LEDGER_CLOCK_SKEW.as_secs())
         .saturating_add(1);
     let consumed = shared
-        .store_call(shared.ledger.consume(&claims.jti, keep_until))
+        .store_call(shared.ledger.consume(
+            &Jti::from(&*claims.jti),
+            i64::try_from(keep_until).unwrap_or(i64::MAX),
+        ))
         .await?;
     if consumed == Consumed::Replayed {
         tracing::debug!("oneTimeToken replayed");

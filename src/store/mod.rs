@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{ApiKey, AppId, KeyDigest, SessionId, StoreError, UserId};
+use crate::{ApiKey, AppId, Jti, KeyDigest, KeyId, SessionId, StoreError, UserId};
 
 mod cache;
 mod memory;
@@ -84,6 +84,7 @@ impl<T: ApiKeyValidator + ?Sized> ApiKeyValidator for Arc<T> {
 /// The profile a partner's backend sends for a user (the body of
 /// `POST /user/api/auth/external`, validated).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExternalProfile {
     /// The partner's own id for the user (1–128 bytes).
     pub external_id: String,
@@ -93,8 +94,32 @@ pub struct ExternalProfile {
     pub first_name: String,
 }
 
+impl ExternalProfile {
+    /// A profile as given, unchecked (the endpoint checks what a partner sends; a store or
+    /// a test may build one directly).
+    ///
+    /// ```
+    /// use techcentrix_auth::store::ExternalProfile;
+    ///
+    /// let profile = ExternalProfile::new("user1-external", "user1@techcentrix.com", "User1Name");
+    /// assert_eq!(profile.email, "user1@techcentrix.com");
+    /// ```
+    pub fn new(
+        external_id: impl Into<String>,
+        email: impl Into<String>,
+        first_name: impl Into<String>,
+    ) -> Self {
+        ExternalProfile {
+            external_id: external_id.into(),
+            email: email.into(),
+            first_name: first_name.into(),
+        }
+    }
+}
+
 /// A user as a [`UserStore`] holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct User {
     /// The service's own id: the `sub` of the user's tokens.
     pub id: UserId,
@@ -113,6 +138,29 @@ pub struct User {
 }
 
 impl User {
+    /// A user of `app` with `profile`, created (and last updated) at `now`, unix seconds.
+    ///
+    /// ```
+    /// use techcentrix_auth::store::{ExternalProfile, User};
+    /// use techcentrix_auth::UserId;
+    ///
+    /// let profile = ExternalProfile::new("p-1", "a@example.com", "Ada");
+    /// let mut user = User::new(UserId::random(), "acme".into(), &profile, 1_700_000_000);
+    /// user.updated_at = 1_700_000_060;
+    /// assert!(user.has_profile(&profile));
+    /// ```
+    pub fn new(id: UserId, app: AppId, profile: &ExternalProfile, now: i64) -> Self {
+        User {
+            id,
+            app,
+            external_id: profile.external_id.clone(),
+            email: profile.email.clone(),
+            first_name: profile.first_name.clone(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Whether `profile` would change nothing of this user's stored profile.
     pub fn has_profile(&self, profile: &ExternalProfile) -> bool {
         self.email == profile.email && self.first_name == profile.first_name
@@ -176,15 +224,7 @@ impl Upserted {
 ///             user.first_name = profile.first_name.clone();
 ///             return Ok(Upserted::SignedIn(user.clone()));
 ///         }
-///         let user = User {
-///             id: UserId::random(),
-///             app: app.clone(),
-///             external_id: profile.external_id.clone(),
-///             email: profile.email.clone(),
-///             first_name: profile.first_name.clone(),
-///             created_at: 0,
-///             updated_at: 0,
-///         };
+///         let user = User::new(UserId::random(), app.clone(), profile, 0);
 ///         users.push(user.clone());
 ///         Ok(Upserted::SignedUp(user))
 ///     }
@@ -275,15 +315,15 @@ pub enum Consumed {
 /// use std::sync::Mutex;
 /// use async_trait::async_trait;
 /// use techcentrix_auth::store::{Consumed, ReplayLedger};
-/// use techcentrix_auth::StoreError;
+/// use techcentrix_auth::{Jti, StoreError};
 ///
 /// #[derive(Default)]
-/// struct ForeverLedger(Mutex<HashSet<String>>);
+/// struct ForeverLedger(Mutex<HashSet<Jti>>);
 ///
 /// #[async_trait]
 /// impl ReplayLedger for ForeverLedger {
-///     async fn consume(&self, jti: &str, _expires_at: u64) -> Result<Consumed, StoreError> {
-///         let first = self.0.lock().unwrap().insert(jti.to_owned());
+///     async fn consume(&self, jti: &Jti, _expires_at: i64) -> Result<Consumed, StoreError> {
+///         let first = self.0.lock().unwrap().insert(jti.clone());
 ///         Ok(if first { Consumed::First } else { Consumed::Replayed })
 ///     }
 /// }
@@ -291,13 +331,13 @@ pub enum Consumed {
 #[async_trait]
 pub trait ReplayLedger: Send + Sync + 'static {
     /// Marks `jti` used until `expires_at`; whether it was unused.
-    async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError>;
+    async fn consume(&self, jti: &Jti, expires_at: i64) -> Result<Consumed, StoreError>;
 
     /// Forgets at most `limit` entries whose `expires_at` is before `now`; how many. Called
     /// by housekeeping ([`TechCentrixAuth::purge_expired`](crate::TechCentrixAuth::purge_expired)),
     /// never inside a request. The default forgets nothing: for a ledger that expires its
     /// entries by itself (Redis).
-    async fn purge_expired(&self, now: u64, limit: usize) -> Result<u64, StoreError> {
+    async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
         let _ = (now, limit);
         Ok(0)
     }
@@ -305,11 +345,11 @@ pub trait ReplayLedger: Send + Sync + 'static {
 
 #[async_trait]
 impl<T: ReplayLedger + ?Sized> ReplayLedger for Arc<T> {
-    async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
+    async fn consume(&self, jti: &Jti, expires_at: i64) -> Result<Consumed, StoreError> {
         (**self).consume(jti, expires_at).await
     }
 
-    async fn purge_expired(&self, now: u64, limit: usize) -> Result<u64, StoreError> {
+    async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
         (**self).purge_expired(now, limit).await
     }
 }
@@ -320,6 +360,7 @@ pub const ROTATED_TOKENS_KEPT: usize = 8;
 
 /// A session: one refresh-token family, started by redeeming a oneTimeToken.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Session {
     /// The family's id: the `sid` of its access tokens.
     pub id: SessionId,
@@ -329,6 +370,18 @@ pub struct Session {
     pub app: AppId,
     /// When the family ends, unix seconds: no refresh after that.
     pub expires_at: i64,
+}
+
+impl Session {
+    /// A session of `user` in `app` that ends at `expires_at`, unix seconds.
+    pub fn new(id: SessionId, user: UserId, app: AppId, expires_at: i64) -> Self {
+        Session {
+            id,
+            user,
+            app,
+            expires_at,
+        }
+    }
 }
 
 /// What presenting a refresh token did.
@@ -353,7 +406,7 @@ pub enum Rotation {
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let store = MemorySessionStore::new();
-/// let session = Session { id: SessionId::random(), user: "u".into(), app: "acme".into(), expires_at: i64::MAX };
+/// let session = Session::new(SessionId::random(), "u".into(), "acme".into(), i64::MAX);
 /// let (first, second) = (KeyDigest::of(b"first"), KeyDigest::of(b"second"));
 /// store.create(&session, &first).await.unwrap();
 /// assert_eq!(store.rotate(&first, &second, 0, 0).await.unwrap(), Rotation::Rotated(session.clone()));
@@ -454,9 +507,10 @@ impl<T: SessionStore + ?Sized> SessionStore for Arc<T> {
 
 /// A stored API key as listed: never the key itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredKey {
     /// The key's id (for revocation).
-    pub id: String,
+    pub id: KeyId,
     /// The app it belongs to.
     pub app: AppId,
     /// A free-form label.
@@ -467,6 +521,20 @@ pub struct StoredKey {
     pub revoked_at: Option<i64>,
 }
 
+impl StoredKey {
+    /// A live key of `app` created at `created_at`, unix seconds (set `revoked_at` for a
+    /// revoked one).
+    pub fn new(id: KeyId, app: AppId, label: impl Into<String>, created_at: i64) -> Self {
+        StoredKey {
+            id,
+            app,
+            label: label.into(),
+            created_at,
+            revoked_at: None,
+        }
+    }
+}
+
 /// Key management for stores that keep server API keys (the SQL backends): add, list,
 /// rotate, revoke. A rotation is a new key beside the old ([`ApiKeyAdmin::rotate_key`]),
 /// the partner moving to it, then the old key revoked.
@@ -474,20 +542,20 @@ pub struct StoredKey {
 pub trait ApiKeyAdmin: Send + Sync + 'static {
     /// Creates a new random key for `app`; returns its id and the key, shown only here: the
     /// store keeps its digest.
-    async fn add_key(&self, app: &AppId, label: &str) -> Result<(String, ApiKey), StoreError>;
+    async fn add_key(&self, app: &AppId, label: &str) -> Result<(KeyId, ApiKey), StoreError>;
 
     /// The keys, oldest first, of one app or all; never the keys themselves.
     async fn list_keys(&self, app: Option<&AppId>) -> Result<Vec<StoredKey>, StoreError>;
 
     /// Revokes a key; `Ok(false)` when no live key has this id.
-    async fn revoke_key(&self, id: &str) -> Result<bool, StoreError>;
+    async fn revoke_key(&self, id: &KeyId) -> Result<bool, StoreError>;
 
     /// The first step of a rotation: a new key for the app of the live key `id`, with the
     /// same label. The old key stays live until [`ApiKeyAdmin::revoke_key`], so the partner
     /// can switch without a gap. `Ok(None)` when no live key has this id.
-    async fn rotate_key(&self, id: &str) -> Result<Option<(String, ApiKey)>, StoreError> {
+    async fn rotate_key(&self, id: &KeyId) -> Result<Option<(KeyId, ApiKey)>, StoreError> {
         let keys = self.list_keys(None).await?;
-        let Some(old) = keys.iter().find(|k| k.id == id && k.revoked_at.is_none()) else {
+        let Some(old) = keys.iter().find(|k| &k.id == id && k.revoked_at.is_none()) else {
             return Ok(None);
         };
         self.add_key(&old.app, &old.label).await.map(Some)

@@ -24,7 +24,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{Consumed, ReplayLedger};
 use crate::rate_limit::{RateDecision, RateLimiter};
-use crate::{KeyDigest, StoreError};
+use crate::{Jti, KeyDigest, StoreError};
 
 /// How to reach Redis. Its `Debug` hides the URL's password.
 #[derive(Clone)]
@@ -105,10 +105,10 @@ impl std::fmt::Debug for RedisReplayLedger {
 
 #[async_trait]
 impl ReplayLedger for RedisReplayLedger {
-    async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
+    async fn consume(&self, jti: &Jti, expires_at: i64) -> Result<Consumed, StoreError> {
         let mut connection = self.connection.clone();
         // At least one second ahead: an EXAT in the past would be refused.
-        let expires_at = expires_at.max(crate::util::sync::unix_seconds() + 1);
+        let expires_at = expires_at.max(crate::store::unix_now() + 1);
         let set: Option<String> = redis::cmd("SET")
             .arg(format!("{}jti:{jti}", self.prefix))
             .arg(1)

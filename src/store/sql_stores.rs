@@ -57,7 +57,7 @@ macro_rules! sql_stores {
             ApiKeyAdmin, ApiKeyValidator, Consumed, ExternalProfile, ROTATED_TOKENS_KEPT, ReplayLedger, Rotation,
             Session, SessionStore, StoredKey, Upserted, User, UserCount, UserStore, unix_now,
         };
-        use crate::{ApiKey, AppId, KeyDigest, SessionId, StoreError, UserId};
+        use crate::{ApiKey, AppId, Jti, KeyDigest, KeyId, SessionId, StoreError, UserId};
 
         const USER_COLUMNS: &str =
             "id, app_id, external_id, email, first_name, created_at, updated_at";
@@ -208,14 +208,14 @@ macro_rules! sql_stores {
 
         #[async_trait]
         impl ApiKeyAdmin for $Keys {
-            async fn add_key(&self, app: &AppId, label: &str) -> Result<(String, ApiKey), StoreError> {
+            async fn add_key(&self, app: &AppId, label: &str) -> Result<(KeyId, ApiKey), StoreError> {
                 let key = ApiKey::generate();
-                let id = uuid::Uuid::new_v4().simple().to_string();
+                let id = KeyId::new(uuid::Uuid::new_v4().simple().to_string());
                 sqlx::query(
                     "INSERT INTO tcx_api_keys (id, app_id, label, digest, created_at)
                      VALUES ($1, $2, $3, $4, $5)",
                 )
-                .bind(&id)
+                .bind(id.as_str())
                 .bind(app.as_str())
                 .bind(label)
                 .bind(&key.digest().as_bytes()[..])
@@ -240,7 +240,7 @@ macro_rules! sql_stores {
                 rows.iter()
                     .map(|row| {
                         Ok(StoredKey {
-                            id: row.try_get("id")?,
+                            id: KeyId::new(row.try_get::<String, _>("id")?),
                             app: AppId::new(row.try_get::<String, _>("app_id")?),
                             label: row.try_get("label")?,
                             created_at: row.try_get("created_at")?,
@@ -251,12 +251,12 @@ macro_rules! sql_stores {
                     .map_err(store_error)
             }
 
-            async fn revoke_key(&self, id: &str) -> Result<bool, StoreError> {
+            async fn revoke_key(&self, id: &KeyId) -> Result<bool, StoreError> {
                 let done = sqlx::query(
                     "UPDATE tcx_api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                 )
                 .bind(unix_now())
-                .bind(id)
+                .bind(id.as_str())
                 .execute(&self.pool)
                 .await
                 .map_err(store_error)?;
@@ -299,14 +299,13 @@ macro_rules! sql_stores {
 
         #[async_trait]
         impl ReplayLedger for $Ledger {
-            async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
-                let expires_at = i64::try_from(expires_at).unwrap_or(i64::MAX);
+            async fn consume(&self, jti: &Jti, expires_at: i64) -> Result<Consumed, StoreError> {
                 // A row for the id, expired or not, means used: never new again while held.
                 let done = sqlx::query(
                     "INSERT INTO tcx_replay (jti, expires_at) VALUES ($1, $2)
                      ON CONFLICT (jti) DO NOTHING",
                 )
-                .bind(jti)
+                .bind(jti.as_str())
                 .bind(expires_at)
                 .execute(&self.pool)
                 .await
@@ -314,12 +313,12 @@ macro_rules! sql_stores {
                 Ok(if done.rows_affected() == 1 { Consumed::First } else { Consumed::Replayed })
             }
 
-            async fn purge_expired(&self, now: u64, limit: usize) -> Result<u64, StoreError> {
+            async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
                 let done = sqlx::query(
                     "DELETE FROM tcx_replay WHERE jti IN
                          (SELECT jti FROM tcx_replay WHERE expires_at < $1 LIMIT $2)",
                 )
-                .bind(i64::try_from(now).unwrap_or(i64::MAX))
+                .bind(now)
                 .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                 .execute(&self.pool)
                 .await

@@ -3,7 +3,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::util::json;
-use crate::{AppId, SessionId, UserId};
+use crate::{AppId, Jti, SessionId, UserId};
 
 /// What a token is for: the `type` claim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,9 +18,10 @@ pub enum TokenKind {
 /// The claims of a oneTimeToken or an access token (SPEC §2), in the order the SPEC lists
 /// them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Claims {
     /// A fresh random UUID.
-    pub jti: String,
+    pub jti: Jti,
     /// The service's own id of the user.
     pub sub: UserId,
     /// The roles: `["ROLE_USER"]`.
@@ -54,7 +55,7 @@ impl Claims {
         ttl_secs: u64,
     ) -> Self {
         Claims {
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: Jti::random(),
             sub,
             auth: vec!["ROLE_USER".to_owned()],
             kind,
@@ -88,7 +89,7 @@ impl<'a> ClaimsRef<'a> {
     /// Borrows `claims`, with its roles as `auth` (borrowed from `claims.auth`).
     pub(crate) fn of(claims: &'a Claims, auth: &'a [&'a str]) -> Self {
         ClaimsRef {
-            jti: &claims.jti,
+            jti: claims.jti.as_str(),
             sub: claims.sub.as_str(),
             auth,
             kind: claims.kind,
@@ -145,7 +146,7 @@ impl ClaimsView<'_> {
     /// The owned claims.
     pub(crate) fn into_claims(self) -> Claims {
         Claims {
-            jti: self.jti.into_owned(),
+            jti: Jti::from(&*self.jti),
             sub: UserId::from(&*self.sub),
             auth: self.auth.into_iter().map(Cow::into_owned).collect(),
             kind: self.kind,
@@ -187,7 +188,7 @@ mod tests {
         )
             .prop_map(
                 |(jti, sub, auth, access, (iss, aud, iat, exp), sid)| Claims {
-                    jti,
+                    jti: jti.into(),
                     sub: sub.into(),
                     auth,
                     kind: if access {

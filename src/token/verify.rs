@@ -8,17 +8,42 @@ use super::keys::Key;
 use super::{Claims, SigningKeys, TokenKind};
 use crate::util::base64url;
 
-/// What a token must be to be accepted.
+/// What a token must be to be accepted: built with [`Expected::new`], then the audience
+/// and leeway set where they differ from "any app" and 0 s.
 #[derive(Clone, Copy, Debug)]
 pub struct Expected<'a> {
     /// The `type` claim.
-    pub kind: TokenKind,
+    pub(crate) kind: TokenKind,
     /// The `iss` claim.
-    pub issuer: &'a str,
+    pub(crate) issuer: &'a str,
     /// The `aud` claim, when one app is expected; `None` accepts any app.
-    pub audience: Option<&'a str>,
+    pub(crate) audience: Option<&'a str>,
     /// Seconds of clock skew allowed past `exp`.
-    pub leeway: u64,
+    pub(crate) leeway: u64,
+}
+
+impl<'a> Expected<'a> {
+    /// A token of `kind` from `issuer`, of any app, with no leeway.
+    pub fn new(kind: TokenKind, issuer: &'a str) -> Self {
+        Expected {
+            kind,
+            issuer,
+            audience: None,
+            leeway: 0,
+        }
+    }
+
+    /// Only tokens of `app`.
+    pub fn audience(mut self, app: &'a str) -> Self {
+        self.audience = Some(app);
+        self
+    }
+
+    /// `seconds` of clock skew allowed past `exp`.
+    pub fn leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
+        self
+    }
 }
 
 /// Why a token was refused. Clients never see the reason (every refusal is the same 401);
@@ -55,9 +80,9 @@ impl SigningKeys {
     /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     /// let claims = Claims::new(TokenKind::OneTime, "u".into(), "acme".into(), "iss", now, 60);
     /// let jwt = keys.sign(&claims).unwrap();
-    /// let expect = Expected { kind: TokenKind::OneTime, issuer: "iss", audience: Some("acme"), leeway: 5 };
+    /// let expect = Expected::new(TokenKind::OneTime, "iss").audience("acme").leeway(5);
     /// assert_eq!(keys.verify(&jwt, &expect).unwrap(), claims);
-    /// let access = Expected { kind: TokenKind::Access, ..expect };
+    /// let access = Expected::new(TokenKind::Access, "iss");
     /// assert!(keys.verify(&jwt, &access).is_err());
     /// ```
     pub fn verify(&self, token: &str, expected: &Expected<'_>) -> Result<Claims, Rejected> {

@@ -1,5 +1,6 @@
 //! Identifier newtypes: [`AppId`] (a partner), [`UserId`] (the service's own id of a user),
-//! [`SessionId`] (a refresh-token family).
+//! [`SessionId`] (a refresh-token family), [`Jti`] (a token's id), [`KeyId`] (a stored
+//! server API key).
 
 use std::fmt;
 use std::sync::Arc;
@@ -77,6 +78,22 @@ id_type! {
     SessionId
 }
 
+id_type! {
+    /// The id of one token (its `jti` claim): what the replay ledger remembers.
+    ///
+    /// ```
+    /// use techcentrix_auth::Jti;
+    /// assert_ne!(Jti::random(), Jti::random());
+    /// ```
+    Jti
+}
+
+id_type! {
+    /// The id of a server API key kept by a store (not the key itself): what the admin
+    /// command lists, rotates and revokes.
+    KeyId
+}
+
 /// A fresh UUID v4 as shared text, in one allocation.
 fn random_uuid() -> Arc<str> {
     Arc::from(
@@ -97,5 +114,12 @@ impl SessionId {
     /// A fresh random id (a UUID v4).
     pub fn random() -> Self {
         SessionId::new(random_uuid())
+    }
+}
+
+impl Jti {
+    /// A fresh random id (a UUID v4).
+    pub fn random() -> Self {
+        Jti::new(random_uuid())
     }
 }

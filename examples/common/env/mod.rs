@@ -13,7 +13,6 @@
 
 mod stores;
 
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -192,38 +191,43 @@ impl EnvConfig {
                         format!("`{v}` is not a number of seconds from 0 (excluded) to 3600"),
                     )
                 })?;
-            auth.store_timeout = Duration::from_secs_f64(secs);
+            auth = auth.with_store_timeout(Duration::from_secs_f64(secs));
         }
         // The bounds are AuthConfig's, the one place that holds them.
         if let Some(v) = var("TCX_ONE_TIME_TOKEN_TTL") {
-            auth.one_time_token_ttl = seconds(
+            auth = auth.with_one_time_token_ttl(seconds(
                 "TCX_ONE_TIME_TOKEN_TTL",
                 &v,
                 1,
                 AuthConfig::MAX_ONE_TIME_TOKEN_TTL,
-            )?;
+            )?);
         }
         if let Some(v) = var("TCX_ACCESS_TOKEN_TTL") {
-            auth.access_token_ttl = seconds(
+            auth = auth.with_access_token_ttl(seconds(
                 "TCX_ACCESS_TOKEN_TTL",
                 &v,
                 1,
                 AuthConfig::MAX_ACCESS_TOKEN_TTL,
-            )?;
+            )?);
         }
         if let Some(v) = var("TCX_SESSION_TTL") {
-            auth.session_ttl = seconds("TCX_SESSION_TTL", &v, 1, AuthConfig::MAX_SESSION_TTL)?;
+            auth = auth.with_session_ttl(seconds(
+                "TCX_SESSION_TTL",
+                &v,
+                1,
+                AuthConfig::MAX_SESSION_TTL,
+            )?);
         }
         if let Some(v) = var("TCX_TOKEN_LEEWAY") {
-            auth.leeway = seconds("TCX_TOKEN_LEEWAY", &v, 0, AuthConfig::MAX_LEEWAY)?;
+            auth = auth.with_leeway(seconds("TCX_TOKEN_LEEWAY", &v, 0, AuthConfig::MAX_LEEWAY)?);
         }
         if let Some(v) = var("TCX_REFRESH_REUSE_INTERVAL") {
-            auth.refresh_reuse_interval = seconds(
+            auth = auth.with_refresh_reuse_interval(seconds(
                 "TCX_REFRESH_REUSE_INTERVAL",
                 &v,
                 0,
                 AuthConfig::MAX_REFRESH_REUSE_INTERVAL,
-            )?;
+            )?);
         }
         if let Some(v) = lookup("TCX_ISSUER") {
             if v.trim().is_empty() || v.chars().any(char::is_control) {
@@ -232,7 +236,7 @@ impl EnvConfig {
                     "must be a non-empty string without control characters",
                 ));
             }
-            auth.issuer = v;
+            auth = auth.with_issuer(v);
         }
         let rate_limit = match var("TCX_RATE_LIMIT") {
             Some(v) => v.trim().parse().map_err(|_| {
@@ -381,8 +385,8 @@ mod tests {
             c.database,
             DatabaseUrl::Sqlite("techcentrix-auth.db".into())
         );
-        assert_eq!(c.auth.one_time_token_ttl, Duration::from_secs(60));
-        assert_eq!(c.auth.issuer, "techcentrix-auth");
+        assert_eq!(c.auth.one_time_token_ttl(), Duration::from_secs(60));
+        assert_eq!(c.auth.issuer(), "techcentrix-auth");
         assert_eq!(c.rate_limit, 0);
     }
 

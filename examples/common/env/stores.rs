@@ -206,7 +206,7 @@ impl EnvConfig {
     #[cfg(feature = "postgres")]
     fn postgres_options(&self, url: &str) -> techcentrix_auth::store::postgres::PostgresOptions {
         let options = techcentrix_auth::store::postgres::PostgresOptions::new(url)
-            .acquire_timeout(self.auth.store_timeout);
+            .acquire_timeout(self.auth.store_timeout());
         match &self.database_schema {
             Some(schema) => options.schema(schema.clone()),
             None => options,
@@ -235,7 +235,7 @@ impl EnvConfig {
                 RedisOptions, RedisRateLimiter, RedisReplayLedger,
             };
             let connection = RedisOptions::new(redis.url.clone())
-                .timeout(self.auth.store_timeout)
+                .timeout(self.auth.store_timeout())
                 .connect()
                 .await
                 .map_err(|e| {

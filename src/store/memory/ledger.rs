@@ -5,9 +5,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{SHARDS, Uniform, id_bits, shard_of};
-use crate::StoreError;
 use crate::store::{Consumed, ReplayLedger};
 use crate::util::sync::lock;
+use crate::{Jti, StoreError};
 
 /// Used `jti`s in memory, each until its expiry.
 ///
@@ -18,11 +18,13 @@ use crate::util::sync::lock;
 ///
 /// ```
 /// use techcentrix_auth::store::{Consumed, MemoryReplayLedger, ReplayLedger};
+/// use techcentrix_auth::Jti;
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let ledger = MemoryReplayLedger::new();
-/// assert_eq!(ledger.consume("jti-1", u64::MAX).await.unwrap(), Consumed::First);
-/// assert_eq!(ledger.consume("jti-1", u64::MAX).await.unwrap(), Consumed::Replayed);
+/// let jti = Jti::random();
+/// assert_eq!(ledger.consume(&jti, i64::MAX).await.unwrap(), Consumed::First);
+/// assert_eq!(ledger.consume(&jti, i64::MAX).await.unwrap(), Consumed::Replayed);
 /// # });
 /// ```
 pub struct MemoryReplayLedger {
@@ -108,13 +110,14 @@ impl Shard {
 
 #[async_trait]
 impl ReplayLedger for MemoryReplayLedger {
-    async fn consume(&self, jti: &str, expires_at: u64) -> Result<Consumed, StoreError> {
-        Ok(self.consume_now(jti, expires_at))
+    async fn consume(&self, jti: &Jti, expires_at: i64) -> Result<Consumed, StoreError> {
+        // Kept as u64 inside: a time before 1970 is "expired already".
+        Ok(self.consume_now(jti.as_str(), u64::try_from(expires_at).unwrap_or(0)))
     }
 
     /// Sweeps every shard (the limit does not apply: a shard is swept whole, in memory).
-    async fn purge_expired(&self, now: u64, _limit: usize) -> Result<u64, StoreError> {
-        Ok(self.sweep_all(now))
+    async fn purge_expired(&self, now: i64, _limit: usize) -> Result<u64, StoreError> {
+        Ok(self.sweep_all(u64::try_from(now).unwrap_or(0)))
     }
 }
 

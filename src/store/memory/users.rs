@@ -25,11 +25,7 @@ use crate::{AppId, StoreError, UserId};
 ///
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let store = MemoryUserStore::new();
-/// let profile = ExternalProfile {
-///     external_id: "user1-external".into(),
-///     email: "user1@techcentrix.com".into(),
-///     first_name: "User1Name".into(),
-/// };
+/// let profile = ExternalProfile::new("user1-external", "user1@techcentrix.com", "User1Name");
 /// let first = store.upsert_external(&AppId::from("acme"), &profile).await.unwrap();
 /// let again = store.upsert_external(&AppId::from("acme"), &profile).await.unwrap();
 /// assert_eq!(first.user().id, again.user().id);

@@ -18,11 +18,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let pool = sqlite::open(dir.path().join("auth.db")).await.unwrap();
 //! let users = SqliteUserStore::new(pool);
-//! let profile = ExternalProfile {
-//!     external_id: "user1-external".into(),
-//!     email: "user1@techcentrix.com".into(),
-//!     first_name: "User1Name".into(),
-//! };
+//! let profile = ExternalProfile::new("user1-external", "user1@techcentrix.com", "User1Name");
 //! let user = users.upsert_external(&"acme".into(), &profile).await.unwrap().into_user();
 //! assert_eq!(users.find(&user.id).await.unwrap(), Some(user));
 //! # });
