@@ -4,19 +4,18 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
 
 use crate::endpoints::{AuthEndpointsLayer, AuthService};
 use crate::events::{AuthEvents, NoEvents};
 use crate::guard::AccessGuardLayer;
 use crate::rate_limit::RateLimiter;
+use crate::state::Shared;
 use crate::store::Session;
 use crate::store::{
     ApiKeyValidator, MemoryReplayLedger, MemorySessionStore, MemoryUserStore, ReplayLedger,
     SessionStore, UserStore,
 };
-use crate::token::SigningKeys;
-use crate::token::{Claims, Expected, TokenKind};
+use crate::token::{Claims, SigningKeys};
 use crate::{AuthConfig, ConfigError, Error, StoreError, UserId};
 use http::HeaderMap;
 
@@ -44,53 +43,6 @@ pub struct TechCentrixAuth {
     pub(crate) shared: Arc<Shared>,
 }
 
-pub(crate) struct Shared {
-    pub(crate) config: AuthConfig,
-    pub(crate) keys: SigningKeys,
-    pub(crate) api_keys: Arc<dyn ApiKeyValidator>,
-    pub(crate) users: Arc<dyn UserStore>,
-    pub(crate) ledger: Arc<dyn ReplayLedger>,
-    pub(crate) sessions: Arc<dyn SessionStore>,
-    pub(crate) events: Arc<dyn AuthEvents>,
-    pub(crate) rate_limiter: Option<Arc<dyn RateLimiter>>,
-    /// The JWKS answer's body: the keys never change after the build.
-    pub(crate) jwks: bytes::Bytes,
-}
-
-impl Shared {
-    /// The verified claims of the request's access token (any app); 401/4 otherwise. The
-    /// one implementation behind the guard, sign-out and [`TechCentrixAuth::verify_access`].
-    pub(crate) fn verify_access(&self, headers: &HeaderMap) -> Result<Claims, Error> {
-        let token = crate::request::bearer(headers).ok_or(Error::InvalidAccessToken)?;
-        let expected = Expected {
-            kind: TokenKind::Access,
-            issuer: &self.config.issuer,
-            audience: None,
-            leeway: self.config.leeway.as_secs(),
-        };
-        self.keys.verify(token, &expected).map_err(|why| {
-            tracing::debug!(%why, "access token refused");
-            Error::InvalidAccessToken
-        })
-    }
-
-    /// Runs a store call under the configured timeout. A call that completes at its first
-    /// poll (an in-memory store) never arms a timer.
-    pub(crate) async fn store_call<T>(
-        &self,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        let mut call = std::pin::pin!(call);
-        let first = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await;
-        if let Poll::Ready(result) = first {
-            return result;
-        }
-        tokio::time::timeout(self.config.store_timeout, call)
-            .await
-            .unwrap_or_else(|_| Err(StoreError::timeout()))
-    }
-}
-
 impl TechCentrixAuth {
     /// Starts a builder.
     pub fn builder() -> AuthBuilder {
@@ -100,19 +52,19 @@ impl TechCentrixAuth {
     /// A layer that serves the auth endpoints on their paths and passes every other request
     /// to the service it wraps.
     pub fn layer(&self) -> AuthEndpointsLayer {
-        AuthEndpointsLayer::new(self.clone())
+        AuthEndpointsLayer::new(self.shared.clone())
     }
 
     /// A service that serves the auth endpoints and answers `404` for any other path.
     pub fn service(&self) -> AuthService {
-        AuthService::standalone(self.clone())
+        AuthService::standalone(self.shared.clone())
     }
 
     /// A layer that lets through only requests with a valid access token (of any app), and
     /// hands the verified [`Claims`](crate::token::Claims) to the inner service in the
     /// request extensions.
     pub fn guard(&self) -> AccessGuardLayer {
-        AccessGuardLayer::new(self.clone())
+        AccessGuardLayer::new(self.shared.clone())
     }
 
     /// Checks the access token of a request's headers (`Authorization: Bearer <token>`),
@@ -255,10 +207,7 @@ pub const HOUSEKEEPING_BATCH: usize = 5_000;
 
 impl fmt::Debug for TechCentrixAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TechCentrixAuth")
-            .field("config", &self.shared.config)
-            .field("keys", &self.shared.keys)
-            .finish_non_exhaustive()
+        fmt::Debug::fmt(&*self.shared, f)
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
-use http_body_util::Full;
+
+use crate::AuthBody;
 
 /// A boxed error, as tower and http-body use them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -135,13 +136,13 @@ impl Error {
     /// assert_eq!(response.status(), 415);
     /// assert_eq!(response.headers()["content-type"], "application/json");
     /// ```
-    pub fn into_response(self) -> Response<Full<Bytes>> {
+    pub fn into_response(self) -> Response<AuthBody> {
         let body = ErrorBody {
             message: &self.to_string(),
             error_code: self.error_code(),
         };
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let mut response = Response::new(Full::new(Bytes::from(body)));
+        let mut response = Response::new(AuthBody::new(Bytes::from(body)));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -314,7 +315,7 @@ mod tests {
         assert_eq!(object["errorCode"], 1);
     }
 
-    fn futures_block_on(body: Full<Bytes>) -> Bytes {
+    fn futures_block_on(body: AuthBody) -> Bytes {
         use http_body_util::BodyExt;
         tokio::runtime::Builder::new_current_thread()
             .build()

@@ -46,19 +46,21 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::response::{ResponseBody, ResponseFuture, log_error};
-use crate::{AppId, Error, TechCentrixAuth};
+use crate::state::Shared;
+use crate::{AppId, Error};
 
 /// Applies [`AccessGuard`]. Accepts any app's access token unless given a list.
 #[derive(Clone)]
 pub struct AccessGuardLayer {
-    auth: TechCentrixAuth,
+    shared: Arc<Shared>,
     apps: Option<Arc<HashSet<AppId>>>,
 }
 
 impl AccessGuardLayer {
-    /// A guard accepting the access tokens of every app.
-    pub fn new(auth: TechCentrixAuth) -> Self {
-        AccessGuardLayer { auth, apps: None }
+    /// A guard accepting the access tokens of every app
+    /// ([`TechCentrixAuth::guard`](crate::TechCentrixAuth::guard)).
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        AccessGuardLayer { shared, apps: None }
     }
 
     /// Accepts only the access tokens of these apps.
@@ -116,7 +118,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let shared = &self.layer.auth.shared;
+        let shared = &self.layer.shared;
         let verified =
             shared
                 .verify_access(request.headers())

@@ -59,6 +59,7 @@ pub mod rate_limit;
 mod request;
 mod response;
 mod secret;
+mod state;
 pub mod store;
 pub mod token;
 mod util;
@@ -68,6 +69,7 @@ pub use config::{AuthConfig, ConfigError};
 pub use endpoints::{AuthEndpoints, AuthEndpointsLayer, AuthService};
 pub use error::{BoxError, Error, StoreError};
 pub use guard::{AccessGuard, AccessGuardLayer};
+pub use response::AuthBody;
 pub use secret::{ApiKey, JwtSecret, KeyDigest};
 pub use store::{
     ApiKeyValidator, ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryReplayLedger,

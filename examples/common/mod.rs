@@ -13,14 +13,13 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use techcentrix_auth::events::TracingEvents;
 use techcentrix_auth::token::Claims;
-use techcentrix_auth::{BoxError, Error, TechCentrixAuth};
+use techcentrix_auth::{AuthBody, BoxError, Error, TechCentrixAuth};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Sleep;
@@ -326,7 +325,7 @@ async fn shutdown_signal() {
 }
 
 /// `GET /me` behind the guard: the stored profile of the access token's user.
-pub(crate) async fn me(auth: &TechCentrixAuth, claims: &Claims) -> Response<Full<Bytes>> {
+pub(crate) async fn me(auth: &TechCentrixAuth, claims: &Claims) -> Response<AuthBody> {
     let user = match auth.user_store().find(&claims.sub).await {
         Ok(Some(user)) => user,
         // A valid token for a user the store no longer holds.
@@ -339,7 +338,7 @@ pub(crate) async fn me(auth: &TechCentrixAuth, claims: &Claims) -> Response<Full
         "firstName": user.first_name,
         "app": user.app,
     });
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut response = Response::new(AuthBody::new(body.to_string()));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, "application/json".parse().unwrap());

@@ -6,9 +6,9 @@ use http::HeaderMap;
 use http_body::Body;
 
 use super::respond::{Reply, ok, record_app};
-use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::rate_limit::RateDecision;
+use crate::state::Shared;
 use crate::store::Upserted;
 use crate::token::TokenKind;
 use crate::util::json;

@@ -55,5 +55,5 @@ mod respond;
 mod service;
 mod session;
 
-pub use crate::response::{ResponseBody, ResponseFuture};
+pub use crate::response::{AuthBody, ResponseBody, ResponseFuture};
 pub use service::{AuthEndpoints, AuthEndpointsLayer, AuthService, NotFound};

@@ -8,11 +8,10 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
-use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 use crate::Error;
-use crate::response::log_error;
+use crate::response::{AuthBody, log_error};
 
 pin_project! {
     /// An endpoint's handler run inside a span that records the endpoint, the app and the
@@ -42,7 +41,7 @@ impl<F: Future<Output = Reply>> InSpan<F> {
 }
 
 impl<F: Future<Output = Reply>> Future for InSpan<F> {
-    type Output = Response<Full<Bytes>>;
+    type Output = Response<AuthBody>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -69,11 +68,11 @@ pub(super) fn record_app(app: &str) {
 }
 
 /// What a handler answers: its response, or the error the client gets instead.
-pub(super) type Reply = Result<Response<Full<Bytes>>, Error>;
+pub(super) type Reply = Result<Response<AuthBody>, Error>;
 
 /// A `200` with `body` of `content_type` and `Cache-Control: no-store`.
-pub(super) fn ok(body: impl Into<Bytes>, content_type: &'static str) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(body.into()));
+pub(super) fn ok(body: impl Into<Bytes>, content_type: &'static str) -> Response<AuthBody> {
+    let mut response = Response::new(AuthBody::new(body.into()));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -81,8 +80,8 @@ pub(super) fn ok(body: impl Into<Bytes>, content_type: &'static str) -> Response
 }
 
 /// A `204 No Content` with `Cache-Control: no-store`.
-pub(super) fn no_content() -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(Bytes::new()));
+pub(super) fn no_content() -> Response<AuthBody> {
+    let mut response = Response::new(AuthBody::empty());
     *response.status_mut() = StatusCode::NO_CONTENT;
     response
         .headers_mut()

@@ -4,18 +4,16 @@ use std::future::{Future, Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::Full;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::respond::{InSpan, Reply};
 use super::{ResponseBody, ResponseFuture, external, jwks, session};
-use crate::auth::Shared;
-use crate::response::AuthFuture;
-use crate::{AuthConfig, BoxError, Error, TechCentrixAuth};
+use crate::response::{AuthBody, AuthFuture};
+use crate::state::Shared;
+use crate::{AuthConfig, BoxError, Error};
 
 /// The endpoints, by the path they answer.
 #[derive(Clone, Copy, Debug)]
@@ -112,14 +110,14 @@ where
 /// [`BoxError`]. See the [module docs](super) for an example.
 #[derive(Clone)]
 pub struct AuthEndpoints<S> {
-    auth: TechCentrixAuth,
+    shared: Arc<Shared>,
     inner: S,
 }
 
 impl<S> AuthEndpoints<S> {
     /// Wraps `inner`.
-    pub fn new(auth: TechCentrixAuth, inner: S) -> Self {
-        AuthEndpoints { auth, inner }
+    pub(crate) fn new(shared: Arc<Shared>, inner: S) -> Self {
+        AuthEndpoints { shared, inner }
     }
 
     /// The wrapped service.
@@ -131,7 +129,7 @@ impl<S> AuthEndpoints<S> {
 impl<S: fmt::Debug> fmt::Debug for AuthEndpoints<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthEndpoints")
-            .field("auth", &self.auth)
+            .field("auth", &self.shared)
             .field("inner", &self.inner)
             .finish()
     }
@@ -157,7 +155,7 @@ where
     // service alone, 46-65 ns without (`cargo bench --bench endpoints -- pass_through`).
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let shared = &self.auth.shared;
+        let shared = &self.shared;
         match Endpoint::of(&shared.config, request.uri().path()) {
             Some(endpoint) => ResponseFuture::auth(serve(shared.clone(), endpoint, request)),
             None => ResponseFuture::inner(self.inner.call(request)),
@@ -168,13 +166,14 @@ where
 /// Applies [`AuthEndpoints`] to a service.
 #[derive(Clone, Debug)]
 pub struct AuthEndpointsLayer {
-    auth: TechCentrixAuth,
+    shared: Arc<Shared>,
 }
 
 impl AuthEndpointsLayer {
-    /// A layer serving `auth`'s endpoints.
-    pub fn new(auth: TechCentrixAuth) -> Self {
-        AuthEndpointsLayer { auth }
+    /// A layer serving the endpoints of one state
+    /// ([`TechCentrixAuth::layer`](crate::TechCentrixAuth::layer)).
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        AuthEndpointsLayer { shared }
     }
 }
 
@@ -182,7 +181,7 @@ impl<S> Layer<S> for AuthEndpointsLayer {
     type Service = AuthEndpoints<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthEndpoints::new(self.auth.clone(), inner)
+        AuthEndpoints::new(self.shared.clone(), inner)
     }
 }
 
@@ -191,7 +190,7 @@ impl<S> Layer<S> for AuthEndpointsLayer {
 pub struct NotFound;
 
 impl<B> Service<Request<B>> for NotFound {
-    type Response = Response<Full<Bytes>>;
+    type Response = Response<AuthBody>;
     type Error = Infallible;
     type Future = Ready<Result<Self::Response, Infallible>>;
 
@@ -200,7 +199,7 @@ impl<B> Service<Request<B>> for NotFound {
     }
 
     fn call(&mut self, _request: Request<B>) -> Self::Future {
-        let mut response = Response::new(Full::new(Bytes::new()));
+        let mut response = Response::new(AuthBody::empty());
         *response.status_mut() = StatusCode::NOT_FOUND;
         ready(Ok(response))
     }
@@ -211,7 +210,7 @@ impl<B> Service<Request<B>> for NotFound {
 pub type AuthService = AuthEndpoints<NotFound>;
 
 impl AuthService {
-    pub(crate) fn standalone(auth: TechCentrixAuth) -> Self {
-        AuthEndpoints::new(auth, NotFound)
+    pub(crate) fn standalone(shared: Arc<Shared>) -> Self {
+        AuthEndpoints::new(shared, NotFound)
     }
 }

@@ -7,9 +7,9 @@ use http::HeaderMap;
 use http_body::Body;
 
 use super::respond::{Reply, no_content, ok, record_app};
-use crate::auth::Shared;
 use crate::events::AuthEvent;
 use crate::secret::random_token;
+use crate::state::Shared;
 use crate::store::{Consumed, Rotation, Session};
 use crate::token::{Expected, TokenKind};
 use crate::util::json;

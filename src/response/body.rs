@@ -3,8 +3,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Full;
 use pin_project_lite::pin_project;
+
+use super::AuthBody;
 
 pin_project! {
     /// The body of a response from [`AuthEndpoints`](crate::endpoints::AuthEndpoints): the inner
@@ -21,7 +22,7 @@ pin_project! {
     #[derive(Debug)]
     enum Kind<B> {
         Inner { #[pin] body: B },
-        Auth { #[pin] body: Full<Bytes> },
+        Auth { #[pin] body: AuthBody },
     }
 }
 
@@ -33,7 +34,7 @@ impl<B> ResponseBody<B> {
         }
     }
 
-    pub(crate) fn auth(body: Full<Bytes>) -> Self {
+    pub(crate) fn auth(body: AuthBody) -> Self {
         ResponseBody {
             kind: Kind::Auth { body },
         }

@@ -3,14 +3,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::Response;
-use http_body_util::Full;
 use pin_project_lite::pin_project;
 
-use super::ResponseBody;
+use super::{AuthBody, ResponseBody};
 
-pub(crate) type AuthFuture = Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>>;
+pub(crate) type AuthFuture = Pin<Box<dyn Future<Output = Response<AuthBody>> + Send>>;
 
 pin_project! {
     /// The response future of [`AuthEndpoints`](crate::endpoints::AuthEndpoints) and
@@ -28,7 +26,7 @@ pin_project! {
     enum Kind<F> {
         Inner { #[pin] future: F },
         Auth { future: AuthFuture },
-        Ready { response: Option<Response<Full<Bytes>>> },
+        Ready { response: Option<Response<AuthBody>> },
     }
 }
 
@@ -46,7 +44,7 @@ impl<F> ResponseFuture<F> {
         }
     }
 
-    pub(crate) fn ready(response: Response<Full<Bytes>>) -> Self {
+    pub(crate) fn ready(response: Response<AuthBody>) -> Self {
         ResponseFuture {
             kind: Kind::Ready {
                 response: Some(response),
