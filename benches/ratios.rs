@@ -13,7 +13,17 @@
 //! a request that hyper has just parsed is (with batches of 2,000 the whole request measured
 //! 0.5–0.8 µs slower, its prepared requests fetched from memory).
 //!
+//! Then, with the feature `fuzzing` (which reaches the crate's private functions), the
+//! hand-written code where a library would do (issue 15 §5): `util/json.rs` against
+//! `serde_json`, the body reader `request::read_json` against `http_body_util::Limited` and
+//! `BodyExt::collect`, the uniform hasher `util/hashing.rs` against `foldhash`. Each round
+//! times a batch of the hand-written piece, of the library doing the same job on the same
+//! input, and of the whole request the piece is on (in an order that turns from round to
+//! round); printed are the medians and the median of each round's saving as a share of the
+//! whole request, (library − hand-written) / whole. A piece stays at 5 % or more.
+//!
 //! Run with: cargo bench --bench ratios
+//! (the hand-written pairs too: cargo bench --bench ratios --features fuzzing)
 //! Knobs: ROUNDS (401), BATCH (operations per batch, 200).
 
 use std::hint::black_box;
@@ -39,18 +49,28 @@ fn knob(name: &str, default: usize) -> usize {
 
 /// Runs `batch` calls of a service on requests made before the clock starts; the answers
 /// are dropped after it stops. Returns the time per call.
-fn time_service<S>(
+fn time_service<S, B>(
     rt: &Runtime,
     service: &S,
     make: fn() -> Request<Full<Bytes>>,
     batch: usize,
 ) -> Duration
 where
-    S: Service<Request<Full<Bytes>>> + Clone,
+    S: Service<Request<Full<Bytes>>, Response = http::Response<B>> + Clone,
     S::Error: std::fmt::Debug,
 {
-    let requests: Vec<_> = (0..batch).map(|_| make()).collect();
-    let mut answers = Vec::with_capacity(batch);
+    time_requests(rt, service, (0..batch).map(|_| make()).collect())
+}
+
+/// Runs a service on each of `requests`, made before the clock starts; the answers are
+/// checked (200) and dropped after it stops. Returns the time per call.
+fn time_requests<S, B>(rt: &Runtime, service: &S, requests: Vec<Request<Full<Bytes>>>) -> Duration
+where
+    S: Service<Request<Full<Bytes>>, Response = http::Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let calls = requests.len() as u32;
+    let mut answers = Vec::with_capacity(requests.len());
     let elapsed = rt.block_on(async {
         let start = Instant::now();
         for request in requests {
@@ -58,8 +78,9 @@ where
         }
         start.elapsed()
     });
+    assert!(answers.iter().all(|answer| answer.status() == 200));
     drop(answers);
-    elapsed / batch as u32
+    elapsed / calls
 }
 
 /// Per round: the time per operation of `a`, then of `b` (or `b` first in odd rounds).
@@ -195,4 +216,472 @@ fn main() {
         "100,000 keys",
         common::auth_with(keys(100_000), common::users(&rt, 1_000)),
     );
+
+    #[cfg(feature = "fuzzing")]
+    hand_written::compare(&rt, &auth, rounds, batch);
+    #[cfg(not(feature = "fuzzing"))]
+    println!("hand-written code against libraries (issue 15 §5): run with --features fuzzing");
+}
+
+/// The hand-written code where a library would do, each beside the library doing the same
+/// job on the same input and the whole request it is on.
+#[cfg(feature = "fuzzing")]
+mod hand_written {
+    use std::hash::BuildHasher;
+    use std::hint::black_box;
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use http::header::{ACCEPT, CONTENT_LENGTH};
+    use http::{HeaderMap, HeaderValue, Request};
+    use http_body::Body;
+    use http_body_util::{BodyExt, Full, Limited};
+    use serde::Serialize;
+    use tokio::runtime::Runtime;
+    use tower::ServiceExt;
+
+    use super::common::{BODY, request};
+    use super::{quartiles, time_requests, time_service};
+    use techcentrix_auth::fuzzing::{self, UniformMaps};
+    use techcentrix_auth::token::{Claims, TokenKind};
+    use techcentrix_auth::{BoxError, TechCentrixAuth};
+
+    /// The claims as a `serde` struct would write them: the fields of `Claims`, borrowed.
+    #[derive(Serialize)]
+    struct SerdeClaims<'a> {
+        jti: &'a str,
+        sub: &'a str,
+        auth: &'a [&'a str],
+        #[serde(rename = "type")]
+        kind: TokenKind,
+        iss: &'a str,
+        aud: &'a str,
+        iat: u64,
+        exp: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sid: Option<&'a str>,
+    }
+
+    impl<'a> SerdeClaims<'a> {
+        fn of(claims: &'a Claims, auth: &'a [&'a str]) -> Self {
+            SerdeClaims {
+                jti: claims.jti.as_str(),
+                sub: claims.sub.as_str(),
+                auth,
+                kind: claims.kind,
+                iss: &claims.iss,
+                aud: claims.aud.as_str(),
+                iat: claims.iat,
+                exp: claims.exp,
+                sid: claims.sid.as_ref().map(|sid| sid.as_str()),
+            }
+        }
+    }
+
+    /// The external endpoint's JSON answer as a `serde` struct would write it.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct SerdeAnswer<'a> {
+        one_time_token: &'a str,
+        expires_in: u64,
+    }
+
+    /// The roles of every token.
+    const ROLES: &[&str] = &["ROLE_USER"];
+
+    pub(super) fn compare(rt: &Runtime, auth: &TechCentrixAuth, rounds: usize, batch: usize) {
+        println!("hand-written code against libraries (issue 15 §5; {batch} operations a batch;");
+        println!("saving = (library - hand-written) / whole request, kept at >= 5 %):");
+        let service = auth.service();
+        let sign_in = || time_service(rt, &service, request, batch);
+        let sign_in_json = || time_service(rt, &service, json_request, batch);
+
+        // A real oneTimeToken and its claims: the hand-written claims and serde's are the
+        // payload the endpoint signed, byte for byte.
+        let token = rt.block_on(body_text(service.clone().oneshot(request())));
+        let payload = token.split('.').nth(1).unwrap();
+        let payload = fuzzing::base64url_decode(payload).unwrap();
+        let claims: Claims = serde_json::from_slice(&payload).unwrap();
+        let mut out = Vec::new();
+        fuzzing::claims_json(&claims, ROLES, &mut out);
+        assert_eq!(out, payload);
+        assert_eq!(
+            serde_json::to_vec(&SerdeClaims::of(&claims, ROLES)).unwrap(),
+            payload
+        );
+        let mut out = Vec::with_capacity(1024);
+        let mut hand_claims = || {
+            let start = Instant::now();
+            for _ in 0..batch {
+                out.clear();
+                fuzzing::claims_json(black_box(&claims), black_box(ROLES), &mut out);
+                black_box(&out);
+            }
+            start.elapsed() / batch as u32
+        };
+        let mut out = Vec::with_capacity(1024);
+        let mut serde_claims = || {
+            let start = Instant::now();
+            for _ in 0..batch {
+                out.clear();
+                let claims = SerdeClaims::of(black_box(&claims), black_box(ROLES));
+                serde_json::to_writer(&mut out, &claims).unwrap();
+                black_box(&out);
+            }
+            start.elapsed() / batch as u32
+        };
+        report(
+            "util::json: the claims (text answer)",
+            "serde_json: the claims",
+            "whole external-auth request (sign-in)",
+            &interleave(
+                rounds,
+                &mut [&mut hand_claims, &mut serde_claims, &mut { sign_in }],
+            ),
+        );
+
+        // The JSON form answers `{"oneTimeToken":…,"expiresIn":…}`: both written as the
+        // endpoint wrote a real answer.
+        let answer = rt.block_on(body_text(service.clone().oneshot(json_request())));
+        let parsed: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        let (token, expires_in) = (
+            parsed["oneTimeToken"].as_str().unwrap(),
+            parsed["expiresIn"].as_u64().unwrap(),
+        );
+        let mut out = Vec::new();
+        fuzzing::one_time_answer_json(token, expires_in, &mut out);
+        assert_eq!(out, answer.as_bytes());
+        let serde_answer = SerdeAnswer {
+            one_time_token: token,
+            expires_in,
+        };
+        assert_eq!(
+            serde_json::to_vec(&serde_answer).unwrap(),
+            answer.as_bytes()
+        );
+        let mut out = Vec::with_capacity(1024);
+        let mut hand_both = || {
+            let start = Instant::now();
+            for _ in 0..batch {
+                out.clear();
+                fuzzing::claims_json(black_box(&claims), black_box(ROLES), &mut out);
+                black_box(&out);
+                out.clear();
+                fuzzing::one_time_answer_json(black_box(token), black_box(expires_in), &mut out);
+                black_box(&out);
+            }
+            start.elapsed() / batch as u32
+        };
+        let mut out = Vec::with_capacity(1024);
+        let mut serde_both = || {
+            let start = Instant::now();
+            for _ in 0..batch {
+                out.clear();
+                let claims = SerdeClaims::of(black_box(&claims), black_box(ROLES));
+                serde_json::to_writer(&mut out, &claims).unwrap();
+                black_box(&out);
+                out.clear();
+                serde_json::to_writer(&mut out, black_box(&serde_answer)).unwrap();
+                black_box(&out);
+            }
+            start.elapsed() / batch as u32
+        };
+        report(
+            "util::json: claims and answer (JSON answer)",
+            "serde_json: claims and answer",
+            "whole request with Accept: application/json",
+            &interleave(
+                rounds,
+                &mut [&mut hand_both, &mut serde_both, &mut { sign_in_json }],
+            ),
+        );
+
+        // The body of the guide's request, as the endpoint reads it.
+        let headers = request().into_parts().0.headers;
+        let limit = auth.config().body_limit();
+        let bodies = || -> Vec<_> {
+            (0..batch)
+                .map(|_| Full::new(Bytes::from_static(BODY.as_bytes())))
+                .collect()
+        };
+        let read = rt.block_on(fuzzing::read_json(&headers, bodies().remove(0), limit));
+        let limited = rt.block_on(library_read_json(&headers, bodies().remove(0), limit));
+        assert_eq!(read.unwrap(), limited.unwrap());
+        let mut hand_read = || {
+            let bodies = bodies();
+            rt.block_on(async {
+                let start = Instant::now();
+                for body in bodies {
+                    let read = fuzzing::read_json(black_box(&headers), body, limit).await;
+                    black_box(read.unwrap());
+                }
+                start.elapsed() / batch as u32
+            })
+        };
+        let mut limited_read = || {
+            let bodies = bodies();
+            rt.block_on(async {
+                let start = Instant::now();
+                for body in bodies {
+                    let read = library_read_json(black_box(&headers), body, limit).await;
+                    black_box(read.unwrap());
+                }
+                start.elapsed() / batch as u32
+            })
+        };
+        report(
+            "request::read_json",
+            "Limited::new(body, limit).collect()",
+            "whole external-auth request (sign-in)",
+            &interleave(
+                rounds,
+                &mut [&mut hand_read, &mut limited_read, &mut { sign_in }],
+            ),
+        );
+
+        // A redemption writes three maps hashed by the uniform hasher: the ledger's, and the
+        // session store's family table and token index. Here one shard of each, holding
+        // 1,000 sessions, takes a batch of new ones with random ids (as the ids are).
+        const HELD: usize = 1_000;
+        let held: Vec<Keys> = (0..HELD).map(|_| Keys::random()).collect();
+        let fresh = || -> Vec<Keys> { (0..batch).map(|_| Keys::random()).collect() };
+        let uniform = || {
+            let mut maps = UniformMaps::with_capacity(HELD + batch);
+            for keys in &held {
+                assert!(maps.redeem(keys.jti, keys.expires_at, keys.session, keys.token));
+            }
+            maps
+        };
+        let foldhash = || {
+            let mut maps = LibraryMaps::<foldhash::fast::RandomState>::with_capacity(HELD + batch);
+            for keys in &held {
+                assert!(maps.redeem(keys.jti, keys.expires_at, keys.session, keys.token));
+            }
+            maps
+        };
+        assert_eq!(uniform().sizes(), foldhash().sizes());
+        let mut hand_hash = || {
+            let (mut maps, keys) = (uniform(), fresh());
+            let start = Instant::now();
+            for keys in &keys {
+                black_box(maps.redeem(keys.jti, keys.expires_at, keys.session, keys.token));
+            }
+            let elapsed = start.elapsed();
+            assert_eq!(maps.sizes(), (HELD + batch, HELD + batch, HELD + batch));
+            elapsed / batch as u32
+        };
+        let mut foldhash_hash = || {
+            let (mut maps, keys) = (foldhash(), fresh());
+            let start = Instant::now();
+            for keys in &keys {
+                black_box(maps.redeem(keys.jti, keys.expires_at, keys.session, keys.token));
+            }
+            let elapsed = start.elapsed();
+            assert_eq!(maps.sizes(), (HELD + batch, HELD + batch, HELD + batch));
+            elapsed / batch as u32
+        };
+        // Each redemption needs a oneTimeToken of its own: signed in for before the clock.
+        let mut redeem = || {
+            let requests = (0..batch)
+                .map(|_| redemption(&rt.block_on(body_text(service.clone().oneshot(request())))))
+                .collect();
+            time_requests(rt, &service, requests)
+        };
+        report(
+            "util::hashing::Uniform: a redemption's maps",
+            "foldhash::fast::RandomState: the same",
+            "whole redemption request",
+            &interleave(
+                rounds,
+                &mut [&mut hand_hash, &mut foldhash_hash, &mut redeem],
+            ),
+        );
+    }
+
+    /// The guide's request asking for the JSON answer.
+    fn json_request() -> Request<Full<Bytes>> {
+        let mut request = request();
+        request
+            .headers_mut()
+            .insert(ACCEPT, HeaderValue::from_static("application/json"));
+        request
+    }
+
+    /// `POST /user/api/auth/token` redeeming `token` for app `acme`.
+    fn redemption(token: &str) -> Request<Full<Bytes>> {
+        Request::post("/user/api/auth/token")
+            .header("x-techcentrix-app-id", "acme")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(format!(
+                r#"{{"oneTimeToken":"{token}"}}"#
+            ))))
+            .unwrap()
+    }
+
+    /// The body of a 200 answer, as text.
+    async fn body_text<B, E>(answer: impl Future<Output = Result<http::Response<B>, E>>) -> String
+    where
+        B: Body<Error: std::fmt::Debug>,
+        E: std::fmt::Debug,
+    {
+        let answer = answer.await.unwrap();
+        assert_eq!(answer.status(), 200);
+        let body = answer.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    /// `request::read_json` with the library reading the body: the same checks first (415
+    /// unless JSON; 413 from `Content-Length` or the size hint), then `Limited` and
+    /// `collect` instead of the hand-written frame loop.
+    async fn library_read_json<B>(
+        headers: &HeaderMap,
+        body: B,
+        limit: usize,
+    ) -> Result<Bytes, BoxError>
+    where
+        B: Body<Error: Into<BoxError>>,
+    {
+        if !fuzzing::is_json(headers) {
+            return Err("415".into());
+        }
+        if let Some(length) = headers.get(CONTENT_LENGTH) {
+            let declared = length
+                .to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or("400")?;
+            if declared > limit as u64 {
+                return Err("413".into());
+            }
+        }
+        if body.size_hint().lower() > limit as u64 {
+            return Err("413".into());
+        }
+        Ok(Limited::new(body, limit).collect().await?.to_bytes())
+    }
+
+    /// The ids one redemption puts in the maps.
+    struct Keys {
+        jti: u128,
+        expires_at: u64,
+        session: u128,
+        token: [u8; 16],
+    }
+
+    impl Keys {
+        fn random() -> Self {
+            Keys {
+                jti: rand::random(),
+                expires_at: 1_795_624_987,
+                session: rand::random(),
+                token: rand::random(),
+            }
+        }
+    }
+
+    /// [`UniformMaps`] with a library's hasher: the same maps, the same operations.
+    struct LibraryMaps<S> {
+        used: std::collections::HashMap<u128, u64, S>,
+        families: Vec<u128>,
+        by_id: hashbrown::HashTable<u32>,
+        tokens: std::collections::HashMap<[u8; 16], u128, S>,
+        ids: S,
+    }
+
+    impl<S: BuildHasher + Default> LibraryMaps<S> {
+        fn with_capacity(capacity: usize) -> Self {
+            LibraryMaps {
+                used: std::collections::HashMap::with_capacity_and_hasher(capacity, S::default()),
+                families: Vec::with_capacity(capacity),
+                by_id: hashbrown::HashTable::with_capacity(capacity),
+                tokens: std::collections::HashMap::with_capacity_and_hasher(capacity, S::default()),
+                ids: S::default(),
+            }
+        }
+
+        /// [`UniformMaps::redeem`].
+        fn redeem(&mut self, jti: u128, expires_at: u64, session: u128, token: [u8; 16]) -> bool {
+            use std::collections::hash_map::Entry;
+            let first = match self.used.entry(jti) {
+                Entry::Occupied(_) => false,
+                Entry::Vacant(entry) => {
+                    entry.insert(expires_at);
+                    true
+                }
+            };
+            let ids = &self.ids;
+            let families = &self.families;
+            if self
+                .by_id
+                .find(ids.hash_one(session), |&i| families[i as usize] == session)
+                .is_none()
+            {
+                let at = self.families.len() as u32;
+                self.families.push(session);
+                let families = &self.families;
+                self.by_id.insert_unique(ids.hash_one(session), at, |&i| {
+                    ids.hash_one(families[i as usize])
+                });
+            }
+            self.tokens.insert(token, session);
+            first
+        }
+
+        fn sizes(&self) -> (usize, usize, usize) {
+            (self.used.len(), self.by_id.len(), self.tokens.len())
+        }
+    }
+
+    /// Per round: the time per operation of each timer. The order turns from round to round
+    /// and then reverses, so that each timer comes first, and before each other one, as
+    /// often as the others. Twenty rounds of warm-up come first and are not kept.
+    fn interleave<const N: usize>(
+        rounds: usize,
+        timers: &mut [&mut dyn FnMut() -> Duration; N],
+    ) -> Vec<[f64; N]> {
+        const WARM_UP: usize = 20;
+        (0..WARM_UP + rounds)
+            .map(|round| {
+                let mut times = [0.0; N];
+                for k in 0..N {
+                    let k = if (round / N).is_multiple_of(2) {
+                        k
+                    } else {
+                        N - 1 - k
+                    };
+                    let i = (round + k) % N;
+                    times[i] = timers[i]().as_secs_f64() * 1e9;
+                }
+                times
+            })
+            .skip(WARM_UP)
+            .collect()
+    }
+
+    /// Prints the medians (ns per operation) of the hand-written piece, of the library
+    /// doing its job and of the whole request; then the median over the rounds of the
+    /// library's extra time and of that as a share of the whole request, with the middle
+    /// half of the rounds, and the verdict: keep at 5 % or more.
+    fn report(hand: &str, library: &str, whole: &str, rounds: &[[f64; 3]]) {
+        let median = |i: usize| quartiles(rounds.iter().map(|r| r[i]).collect()).1;
+        println!("  {hand:<44} {:9.1} ns", median(0));
+        println!("  {library:<44} {:9.1} ns", median(1));
+        println!("  {whole:<44} {:9.1} ns", median(2));
+        let (low, mid, high) = quartiles(rounds.iter().map(|r| r[1] - r[0]).collect());
+        println!(
+            "  {:<44} {mid:+9.1} ns  (middle half {low:+.1} to {high:+.1})",
+            "library - hand-written"
+        );
+        let (low, mid, high) = quartiles(
+            rounds
+                .iter()
+                .map(|r| 100.0 * (r[1] - r[0]) / r[2])
+                .collect(),
+        );
+        let verdict = if mid >= 5.0 { "keep" } else { "library" };
+        println!(
+            "  {:<44} {mid:+9.2} %   (middle half {low:+.2} to {high:+.2}): {verdict}",
+            "saving, share of the whole request"
+        );
+    }
 }
