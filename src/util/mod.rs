@@ -1,8 +1,7 @@
-//! Small helpers the flow uses: base64url, the uniform hasher, hand-written JSON, lock and
+//! Small helpers the flow uses: base64url, hand-written JSON, lock and
 //! clock helpers, and the id newtypes (re-exported at the crate root).
 
 pub(crate) mod base64url;
-pub(crate) mod hashing;
 pub(crate) mod ids;
 pub(crate) mod json;
 pub(crate) mod sync;

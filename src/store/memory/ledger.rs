@@ -1,10 +1,12 @@
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::collections::hash_map::Entry;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{SHARDS, Uniform, id_bits, shard_of};
+use super::{SHARDS, id_bits, shard_of};
 use crate::store::{Consumed, ReplayLedger};
 use crate::util::sync::lock;
 use crate::{Jti, StoreError};
@@ -34,7 +36,7 @@ pub struct MemoryReplayLedger {
 #[derive(Default)]
 struct Shard {
     /// Used ids (a UUID's 128 bits, or the first 128 bits of another id's SHA-256) → expiry.
-    used: HashMap<u128, u64, Uniform>,
+    used: HashMap<u128, u64, RandomState>,
 }
 
 /// A summary: how many entries it holds, never the `jti`s.

@@ -13,8 +13,6 @@ pub use ledger::MemoryReplayLedger;
 pub use sessions::MemorySessionStore;
 pub use users::MemoryUserStore;
 
-pub(crate) use crate::util::hashing::Uniform;
-
 /// How many independently locked parts each in-memory store has: few enough to cost
 /// nothing when empty, enough that a part resizing under a flood of sign-ups or redemptions
 /// (its table rehashed) holds up only a small share of them, briefly. A power of two.

@@ -3,9 +3,10 @@ use std::hash::BuildHasher;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
-use super::{CompactId, SHARDS, Uniform, canonical_uuid, id_bits, shard_of};
+use super::{CompactId, SHARDS, canonical_uuid, id_bits, shard_of};
 use crate::store::{ROTATED_TOKENS_KEPT, Rotation, Session, SessionStore};
 use crate::util::sync::lock;
 use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
@@ -15,7 +16,7 @@ use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
 type TokenKey = [u8; 16];
 
 /// Token key → its family's id bits.
-type TokenIndex = HashMap<TokenKey, u128, Uniform>;
+type TokenIndex = HashMap<TokenKey, u128, RandomState>;
 
 /// Refresh-token families in memory, tokens kept as digests.
 ///
@@ -39,6 +40,8 @@ pub struct MemorySessionStore {
 struct FamilyShard {
     families: Vec<(u128, Family)>,
     by_id: HashTable<u32>,
+    /// Hashes the ids for `by_id` (foldhash, seeded per shard).
+    hasher: RandomState,
     /// One shared `AppId` per app, so that a family holds a pointer, not a copy.
     apps: HashSet<AppId>,
 }
@@ -48,21 +51,17 @@ impl Default for FamilyShard {
         FamilyShard {
             families: Vec::new(),
             by_id: HashTable::new(),
+            hasher: RandomState::default(),
             apps: HashSet::new(),
         }
     }
-}
-
-/// Session ids are random UUIDs or digests: their bits, folded by [`Uniform`], are the hash.
-fn id_hash(id: u128) -> u64 {
-    Uniform::default().hash_one(id)
 }
 
 impl FamilyShard {
     fn position(&self, id: u128) -> Option<usize> {
         let families = &self.families;
         self.by_id
-            .find(id_hash(id), |&i| families[i as usize].0 == id)
+            .find(self.hasher.hash_one(id), |&i| families[i as usize].0 == id)
             .map(|&i| i as usize)
     }
 
@@ -86,10 +85,10 @@ impl FamilyShard {
 
     /// Makes the family at position `at` findable by its id.
     fn index(&mut self, at: u32) {
-        let families = &self.families;
+        let (families, hasher) = (&self.families, &self.hasher);
         self.by_id
-            .insert_unique(id_hash(families[at as usize].0), at, |&i| {
-                id_hash(families[i as usize].0)
+            .insert_unique(hasher.hash_one(families[at as usize].0), at, |&i| {
+                hasher.hash_one(families[i as usize].0)
             });
     }
 
