@@ -1,25 +1,157 @@
 //! One behaviour suite for every store backend: the same test functions run against the
-//! in-memory stores, SQLite, PostgreSQL and (for the ledger) Redis, so the backends cannot
-//! drift apart. PostgreSQL and Redis need `TCX_TEST_POSTGRES_URL` / `TCX_TEST_REDIS_URL`.
+//! in-memory stores, SQLite, PostgreSQL and Redis, so the backends cannot drift apart.
+//! Each backend has some of the parts (user store, replay ledger, session store, API key
+//! validator, key admin, rate limiter); the suite runs every behaviour of each part it has,
+//! and checks that it runs every part the backend has. PostgreSQL and Redis need
+//! `TCX_TEST_POSTGRES_URL` / `TCX_TEST_REDIS_URL`.
 
 #![allow(missing_debug_implementations)]
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use techcentrix_auth::rate_limit::{RateDecision, RateLimiter};
 use techcentrix_auth::store::{
-    Consumed, ExternalProfile, ReplayLedger, Rotation, Session, SessionStore, Upserted, UserStore,
+    ApiKeyAdmin, CachedApiKeyValidator, Consumed, ExternalProfile, ReplayLedger, Rotation, Session,
+    SessionStore, StoredKey, Upserted, UserStore,
 };
-use techcentrix_auth::{AppId, Jti, KeyDigest, SessionId, UserId};
+use techcentrix_auth::{
+    ApiKey, ApiKeyValidator, AppId, ChainedApiKeyValidator, Jti, KeyDigest, KeyId,
+    MemoryApiKeyValidator, SessionId, StoreError, UserId,
+};
 
-/// The stores of one backend, and whatever keeps them alive (a temporary directory).
+/// The parts one backend has, and whatever keeps them alive (a temporary directory, a
+/// schema, a key prefix). A behaviour asks for the part it tests, and fails when the backend
+/// lacks it: the suite never passes a backend on behaviours it cannot run.
+#[derive(Default)]
 struct Backend {
-    users: Arc<dyn UserStore>,
-    ledger: Arc<dyn ReplayLedger>,
-    sessions: Arc<dyn SessionStore>,
-    _keep: Box<dyn std::any::Any + Send>,
+    users: Option<Arc<dyn UserStore>>,
+    ledger: Option<Arc<dyn ReplayLedger>>,
+    sessions: Option<Arc<dyn SessionStore>>,
+    keys: Option<Keys>,
+    admin: Option<Arc<dyn ApiKeyAdmin>>,
+    limiter: Option<MakeLimiter>,
+    _keep: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// Makes a rate limiter allowing this many requests per key and second.
+type MakeLimiter = Box<dyn Fn(u32) -> Arc<dyn RateLimiter> + Send + Sync>;
+
+impl Backend {
+    fn users(&self) -> &Arc<dyn UserStore> {
+        self.users.as_ref().expect("this backend has no user store")
+    }
+
+    fn ledger(&self) -> &Arc<dyn ReplayLedger> {
+        self.ledger
+            .as_ref()
+            .expect("this backend has no replay ledger")
+    }
+
+    fn sessions(&self) -> &Arc<dyn SessionStore> {
+        self.sessions
+            .as_ref()
+            .expect("this backend has no session store")
+    }
+
+    fn keys(&self) -> &Keys {
+        self.keys
+            .as_ref()
+            .expect("this backend has no key validator")
+    }
+
+    fn admin(&self) -> &Arc<dyn ApiKeyAdmin> {
+        self.admin.as_ref().expect("this backend has no key admin")
+    }
+
+    fn limiter(&self, per_second: u32) -> Arc<dyn RateLimiter> {
+        let make = self
+            .limiter
+            .as_ref()
+            .expect("this backend has no rate limiter");
+        make(per_second)
+    }
+
+    /// The names of the parts this backend has, as the `suite!` invocation lists them.
+    fn parts(&self) -> BTreeSet<&'static str> {
+        [
+            ("users", self.users.is_some()),
+            ("ledger", self.ledger.is_some()),
+            ("sessions", self.sessions.is_some()),
+            ("keys", self.keys.is_some()),
+            ("admin", self.admin.is_some()),
+            ("limiter", self.limiter.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(part, has)| has.then_some(part))
+        .collect()
+    }
+}
+
+/// A backend's API keys: the validator under test, and how a test gives an app a key and
+/// takes it back.
+struct Keys {
+    validator: Arc<dyn ApiKeyValidator>,
+    issuer: Issuer,
+}
+
+/// Where a backend's keys come from.
+enum Issuer {
+    /// The in-memory validator's own `insert` / `remove` (it has no admin).
+    Memory(Arc<MemoryApiKeyValidator>),
+    /// The backend's key admin: `add_key` / `revoke_key`.
+    Admin(Arc<dyn ApiKeyAdmin>),
+}
+
+/// A key given to an app; `id` is the admin's id for it (in-memory keys have none).
+struct Issued {
+    key: ApiKey,
+    id: Option<KeyId>,
+}
+
+impl Keys {
+    async fn issue(&self, app: &str) -> Issued {
+        match &self.issuer {
+            Issuer::Memory(keys) => {
+                let key = ApiKey::generate();
+                keys.insert(app, &key);
+                Issued { key, id: None }
+            }
+            Issuer::Admin(admin) => {
+                let (id, key) = admin.add_key(&app.into(), "suite").await.unwrap();
+                Issued { key, id: Some(id) }
+            }
+        }
+    }
+
+    async fn revoke(&self, issued: &Issued) {
+        let revoked = match &self.issuer {
+            Issuer::Memory(keys) => keys.remove(&issued.key),
+            Issuer::Admin(admin) => admin
+                .revoke_key(issued.id.as_ref().expect("an admin's key has an id"))
+                .await
+                .unwrap(),
+        };
+        assert!(revoked, "the key was live");
+    }
+
+    async fn validate(&self, key: &ApiKey) -> Option<AppId> {
+        self.validator.validate(key).await.unwrap()
+    }
+}
+
+/// A validator whose store is down.
+struct Unavailable;
+
+#[async_trait::async_trait]
+impl ApiKeyValidator for Unavailable {
+    async fn validate(&self, _key: &ApiKey) -> Result<Option<AppId>, StoreError> {
+        Err(StoreError::unavailable("the key store is down"))
+    }
 }
 
 fn profile(id: &str, email: &str) -> ExternalProfile {
@@ -45,6 +177,52 @@ fn unique(prefix: &str) -> String {
 
 const FAR: i64 = 4_000_000_000;
 
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Runs `attempt` on a fresh key until one run lies within one wall-clock second and took
+/// less than a limiter of `per_second` needs to admit one more request (1/`per_second` s):
+/// otherwise a fixed window may have reset, or a token bucket refilled, in the middle of
+/// it. Whether to run again depends on the timing only, never on the answers.
+async fn in_one_window<T, F, Fut>(per_second: u32, mut attempt: F) -> T
+where
+    F: FnMut(KeyDigest) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let budget = Duration::from_secs(1) / per_second;
+    for _ in 0..10 {
+        let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let answer = attempt(ApiKey::generate().digest()).await;
+        let end = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let took = end.checked_sub(start);
+        if start.as_secs() == end.as_secs() && took.is_some_and(|took| took < budget) {
+            return answer;
+        }
+    }
+    panic!("no attempt ran within one second and {budget:?}: the machine is too busy")
+}
+
+/// `n` checks of `key` in a row.
+async fn checks(limiter: &dyn RateLimiter, key: &KeyDigest, n: u32) -> Vec<RateDecision> {
+    let mut decisions = Vec::new();
+    for _ in 0..n {
+        decisions.push(limiter.check(key).await.unwrap());
+    }
+    decisions
+}
+
+/// The retry-after of a refusal; panics on an allowance.
+fn retry_after(decision: RateDecision) -> Duration {
+    match decision {
+        RateDecision::Limited { retry_after } => retry_after,
+        RateDecision::Allowed => panic!("allowed over the limit"),
+    }
+}
+
 mod behaviour {
     use super::*;
 
@@ -52,7 +230,7 @@ mod behaviour {
         let app = AppId::from("acme");
         let id = unique("user");
         let first = b
-            .users
+            .users()
             .upsert_external(&app, &profile(&id, "a@x.io"))
             .await
             .unwrap();
@@ -62,25 +240,25 @@ mod behaviour {
         assert_eq!(created.app, app);
         assert_eq!(created.external_id, id);
         let again = b
-            .users
+            .users()
             .upsert_external(&app, &profile(&id, "a@x.io"))
             .await
             .unwrap();
         assert_eq!(again, Upserted::SignedIn(created.clone()));
-        assert_eq!(b.users.find(&created.id).await.unwrap(), Some(created));
+        assert_eq!(b.users().find(&created.id).await.unwrap(), Some(created));
     }
 
     pub(crate) async fn upsert_updates_a_changed_profile(b: Backend) {
         let app = AppId::from("acme");
         let id = unique("user");
         let created = b
-            .users
+            .users()
             .upsert_external(&app, &profile(&id, "a@x.io"))
             .await
             .unwrap()
             .into_user();
         let changed = b
-            .users
+            .users()
             .upsert_external(&app, &profile(&id, "b@x.io"))
             .await
             .unwrap();
@@ -90,7 +268,7 @@ mod behaviour {
         assert_eq!(changed.id, created.id);
         assert_eq!(changed.email, "b@x.io");
         assert_eq!(
-            b.users.find(&created.id).await.unwrap().unwrap().email,
+            b.users().find(&created.id).await.unwrap().unwrap().email,
             "b@x.io"
         );
     }
@@ -98,12 +276,12 @@ mod behaviour {
     pub(crate) async fn apps_do_not_share_users(b: Backend) {
         let id = unique("user");
         let a = b
-            .users
+            .users()
             .upsert_external(&"a".into(), &profile(&id, "a@x.io"))
             .await
             .unwrap();
         let c = b
-            .users
+            .users()
             .upsert_external(&"c".into(), &profile(&id, "a@x.io"))
             .await
             .unwrap();
@@ -112,7 +290,7 @@ mod behaviour {
     }
 
     pub(crate) async fn unknown_user_is_none(b: Backend) {
-        assert_eq!(b.users.find(&UserId::random()).await.unwrap(), None);
+        assert_eq!(b.users().find(&UserId::random()).await.unwrap(), None);
     }
 
     pub(crate) async fn concurrent_first_upserts_make_one_user(b: Backend) {
@@ -120,7 +298,7 @@ mod behaviour {
         let id = unique("user");
         let calls: Vec<_> = (0..50)
             .map(|_| {
-                let (users, app, p) = (b.users.clone(), app.clone(), profile(&id, "a@x.io"));
+                let (users, app, p) = (b.users().clone(), app.clone(), profile(&id, "a@x.io"));
                 tokio::spawn(async move { users.upsert_external(&app, &p).await.unwrap() })
             })
             .collect();
@@ -137,13 +315,16 @@ mod behaviour {
 
     pub(crate) async fn ledger_accepts_a_jti_once(b: Backend) {
         let jti = Jti::from(unique("jti"));
-        assert_eq!(b.ledger.consume(&jti, FAR).await.unwrap(), Consumed::First);
         assert_eq!(
-            b.ledger.consume(&jti, FAR).await.unwrap(),
+            b.ledger().consume(&jti, FAR).await.unwrap(),
+            Consumed::First
+        );
+        assert_eq!(
+            b.ledger().consume(&jti, FAR).await.unwrap(),
             Consumed::Replayed
         );
         assert_eq!(
-            b.ledger
+            b.ledger()
                 .consume(&Jti::from(unique("jti")), FAR)
                 .await
                 .unwrap(),
@@ -155,7 +336,7 @@ mod behaviour {
         let jti = Jti::from(unique("jti"));
         let calls: Vec<_> = (0..50)
             .map(|_| {
-                let (ledger, jti) = (b.ledger.clone(), jti.clone());
+                let (ledger, jti) = (b.ledger().clone(), jti.clone());
                 tokio::spawn(async move { ledger.consume(&jti, FAR).await.unwrap() })
             })
             .collect();
@@ -169,22 +350,22 @@ mod behaviour {
     pub(crate) async fn sessions_rotate_and_detect_reuse(b: Backend) {
         let s = session(FAR);
         let (t1, t2, t3) = (digest("t1"), digest("t2"), digest("t3"));
-        b.sessions.create(&s, &t1).await.unwrap();
+        b.sessions().create(&s, &t1).await.unwrap();
         assert_eq!(
-            b.sessions.rotate(&t1, &t2, 1, 0).await.unwrap(),
+            b.sessions().rotate(&t1, &t2, 1, 0).await.unwrap(),
             Rotation::Rotated(s.clone())
         );
         assert_eq!(
-            b.sessions.rotate(&t2, &t3, 2, 0).await.unwrap(),
+            b.sessions().rotate(&t2, &t3, 2, 0).await.unwrap(),
             Rotation::Rotated(s.clone())
         );
         // t1 and t2 are rotated: presenting one revokes the family, t3 included.
         assert_eq!(
-            b.sessions.rotate(&t1, &digest("x"), 3, 0).await.unwrap(),
+            b.sessions().rotate(&t1, &digest("x"), 3, 0).await.unwrap(),
             Rotation::Reused(s)
         );
         assert_eq!(
-            b.sessions.rotate(&t3, &digest("y"), 4, 0).await.unwrap(),
+            b.sessions().rotate(&t3, &digest("y"), 4, 0).await.unwrap(),
             Rotation::Invalid
         );
     }
@@ -198,15 +379,15 @@ mod behaviour {
         let tokens: Vec<KeyDigest> = (0..=3 * ROTATED_TOKENS_KEPT)
             .map(|i| digest(&format!("g{i}")))
             .collect();
-        b.sessions.create(&s, &tokens[0]).await.unwrap();
+        b.sessions().create(&s, &tokens[0]).await.unwrap();
         for pair in tokens.windows(2) {
             assert_eq!(
-                b.sessions.rotate(&pair[0], &pair[1], 1, 0).await.unwrap(),
+                b.sessions().rotate(&pair[0], &pair[1], 1, 0).await.unwrap(),
                 Rotation::Rotated(s.clone())
             );
         }
         assert_eq!(
-            b.sessions
+            b.sessions()
                 .rotate(&tokens[0], &digest("x"), 2, 0)
                 .await
                 .unwrap(),
@@ -216,16 +397,22 @@ mod behaviour {
         let current = tokens.last().unwrap();
         let next = digest("next");
         assert_eq!(
-            b.sessions.rotate(current, &next, 3, 0).await.unwrap(),
+            b.sessions().rotate(current, &next, 3, 0).await.unwrap(),
             Rotation::Rotated(s.clone())
         );
         let recent = &tokens[tokens.len() - 3];
         assert_eq!(
-            b.sessions.rotate(recent, &digest("y"), 4, 0).await.unwrap(),
+            b.sessions()
+                .rotate(recent, &digest("y"), 4, 0)
+                .await
+                .unwrap(),
             Rotation::Reused(s)
         );
         assert_eq!(
-            b.sessions.rotate(&next, &digest("z"), 5, 0).await.unwrap(),
+            b.sessions()
+                .rotate(&next, &digest("z"), 5, 0)
+                .await
+                .unwrap(),
             Rotation::Invalid
         );
     }
@@ -236,19 +423,19 @@ mod behaviour {
     pub(crate) async fn the_reuse_interval_accepts_one_retry(b: Backend) {
         let s = session(FAR);
         let (t1, t2, t3, t4) = (digest("t1"), digest("t2"), digest("t3"), digest("t4"));
-        b.sessions.create(&s, &t1).await.unwrap();
+        b.sessions().create(&s, &t1).await.unwrap();
         assert_eq!(
-            b.sessions.rotate(&t1, &t2, 100, 10).await.unwrap(),
+            b.sessions().rotate(&t1, &t2, 100, 10).await.unwrap(),
             Rotation::Rotated(s.clone())
         );
         // t2's answer was lost: the client retries t1 within 10 s.
         assert_eq!(
-            b.sessions.rotate(&t1, &t3, 110, 10).await.unwrap(),
+            b.sessions().rotate(&t1, &t3, 110, 10).await.unwrap(),
             Rotation::Rotated(s.clone())
         );
         // t3 is current; t1 a second time is reuse.
         assert_eq!(
-            b.sessions.rotate(&t1, &t4, 111, 10).await.unwrap(),
+            b.sessions().rotate(&t1, &t4, 111, 10).await.unwrap(),
             Rotation::Reused(s.clone())
         );
 
@@ -256,10 +443,10 @@ mod behaviour {
         for (when, interval) in [(111, 10), (101, 0)] {
             let s = session(FAR);
             let (t1, t2) = (digest("t1"), digest("t2"));
-            b.sessions.create(&s, &t1).await.unwrap();
-            b.sessions.rotate(&t1, &t2, 100, interval).await.unwrap();
+            b.sessions().create(&s, &t1).await.unwrap();
+            b.sessions().rotate(&t1, &t2, 100, interval).await.unwrap();
             assert_eq!(
-                b.sessions
+                b.sessions()
                     .rotate(&t1, &digest("t3"), when, interval)
                     .await
                     .unwrap(),
@@ -271,11 +458,11 @@ mod behaviour {
         // The lost successor, presented after a grace retry, is reuse: it was rotated away.
         let s = session(FAR);
         let (t1, t2, t3) = (digest("t1"), digest("t2"), digest("t3"));
-        b.sessions.create(&s, &t1).await.unwrap();
-        b.sessions.rotate(&t1, &t2, 100, 10).await.unwrap();
-        b.sessions.rotate(&t1, &t3, 101, 10).await.unwrap();
+        b.sessions().create(&s, &t1).await.unwrap();
+        b.sessions().rotate(&t1, &t2, 100, 10).await.unwrap();
+        b.sessions().rotate(&t1, &t3, 101, 10).await.unwrap();
         assert_eq!(
-            b.sessions
+            b.sessions()
                 .rotate(&t2, &digest("t4"), 102, 10)
                 .await
                 .unwrap(),
@@ -285,11 +472,11 @@ mod behaviour {
         // Only the token rotated last: an older one is reuse even within the interval.
         let s = session(FAR);
         let (t1, t2, t3) = (digest("t1"), digest("t2"), digest("t3"));
-        b.sessions.create(&s, &t1).await.unwrap();
-        b.sessions.rotate(&t1, &t2, 100, 10).await.unwrap();
-        b.sessions.rotate(&t2, &t3, 101, 10).await.unwrap();
+        b.sessions().create(&s, &t1).await.unwrap();
+        b.sessions().rotate(&t1, &t2, 100, 10).await.unwrap();
+        b.sessions().rotate(&t2, &t3, 101, 10).await.unwrap();
         assert_eq!(
-            b.sessions
+            b.sessions()
                 .rotate(&t1, &digest("t4"), 102, 10)
                 .await
                 .unwrap(),
@@ -320,12 +507,12 @@ mod behaviour {
             (&old, &tokens[2]),
             (&b1, &tokens[3]),
         ] {
-            b.sessions.create(s, t).await.unwrap();
+            b.sessions().create(s, t).await.unwrap();
         }
         let ids = |sessions: Vec<Session>| -> HashSet<String> {
             sessions.into_iter().map(|s| s.id.to_string()).collect()
         };
-        let listed = ids(b.sessions.list_user(&alice, 100).await.unwrap());
+        let listed = ids(b.sessions().list_user(&alice, 100).await.unwrap());
         let expected: HashSet<String> = [a1.id.to_string(), a2.id.to_string()].into();
         assert_eq!(
             listed, expected,
@@ -333,12 +520,18 @@ mod behaviour {
         );
 
         // The two live ones, and the expired one housekeeping has not deleted yet.
-        assert_eq!(b.sessions.revoke_user(&alice).await.unwrap(), 3);
-        assert_eq!(b.sessions.revoke_user(&alice).await.unwrap(), 0);
-        assert!(b.sessions.list_user(&alice, 100).await.unwrap().is_empty());
+        assert_eq!(b.sessions().revoke_user(&alice).await.unwrap(), 3);
+        assert_eq!(b.sessions().revoke_user(&alice).await.unwrap(), 0);
+        assert!(
+            b.sessions()
+                .list_user(&alice, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         for token in &tokens[..2] {
             assert_eq!(
-                b.sessions
+                b.sessions()
                     .rotate(token, &digest("n"), 100, 0)
                     .await
                     .unwrap(),
@@ -346,13 +539,13 @@ mod behaviour {
             );
         }
         assert_eq!(
-            b.sessions
+            b.sessions()
                 .rotate(&tokens[3], &digest("n"), 100, 0)
                 .await
                 .unwrap(),
             Rotation::Rotated(b1.clone())
         );
-        assert_eq!(b.sessions.list_user(&bob, 100).await.unwrap(), vec![b1]);
+        assert_eq!(b.sessions().list_user(&bob, 100).await.unwrap(), vec![b1]);
     }
 
     /// Deleting a user's sessions removes them and their tokens, live or not; others stay.
@@ -364,26 +557,26 @@ mod behaviour {
             session_of(&bob, FAR),
         );
         let (ta1, ta2, tb1) = (digest("a1"), digest("a2"), digest("b1"));
-        b.sessions.create(&a1, &ta1).await.unwrap();
-        b.sessions.create(&a2, &ta2).await.unwrap();
-        b.sessions.create(&b1, &tb1).await.unwrap();
-        b.sessions
+        b.sessions().create(&a1, &ta1).await.unwrap();
+        b.sessions().create(&a2, &ta2).await.unwrap();
+        b.sessions().create(&b1, &tb1).await.unwrap();
+        b.sessions()
             .rotate(&ta1, &digest("a1-next"), 1, 0)
             .await
             .unwrap();
-        b.sessions.revoke(&a2.id).await.unwrap();
-        assert_eq!(b.sessions.delete_user(&alice).await.unwrap(), 2);
-        assert_eq!(b.sessions.delete_user(&alice).await.unwrap(), 0);
-        assert!(!b.sessions.revoke_by_token(&ta1).await.unwrap());
+        b.sessions().revoke(&a2.id).await.unwrap();
+        assert_eq!(b.sessions().delete_user(&alice).await.unwrap(), 2);
+        assert_eq!(b.sessions().delete_user(&alice).await.unwrap(), 0);
+        assert!(!b.sessions().revoke_by_token(&ta1).await.unwrap());
         assert_eq!(
-            b.sessions.rotate(&ta1, &digest("n"), 2, 0).await.unwrap(),
+            b.sessions().rotate(&ta1, &digest("n"), 2, 0).await.unwrap(),
             Rotation::Invalid,
             "a deleted session's rotated token is unknown, not reuse"
         );
         // The id is free again, as after any deletion.
-        b.sessions.create(&a1, &digest("again")).await.unwrap();
+        b.sessions().create(&a1, &digest("again")).await.unwrap();
         assert_eq!(
-            b.sessions.rotate(&tb1, &digest("n"), 2, 0).await.unwrap(),
+            b.sessions().rotate(&tb1, &digest("n"), 2, 0).await.unwrap(),
             Rotation::Rotated(b1)
         );
     }
@@ -396,21 +589,21 @@ mod behaviour {
         let mut users = Vec::new();
         for i in 0..300 {
             let up = b
-                .users
+                .users()
                 .upsert_external(&app, &profile(&format!("{prefix}-{i}"), "e@x.io"))
                 .await
                 .unwrap();
             users.push(up.into_user());
         }
         for user in users.iter().step_by(3) {
-            assert!(b.users.erase(&user.id).await.unwrap());
-            assert!(!b.users.erase(&user.id).await.unwrap());
+            assert!(b.users().erase(&user.id).await.unwrap());
+            assert!(!b.users().erase(&user.id).await.unwrap());
         }
-        assert!(!b.users.erase(&UserId::random()).await.unwrap());
+        assert!(!b.users().erase(&UserId::random()).await.unwrap());
         for (i, user) in users.iter().enumerate() {
-            let found = b.users.find(&user.id).await.unwrap();
+            let found = b.users().find(&user.id).await.unwrap();
             let again = b
-                .users
+                .users()
                 .upsert_external(&app, &profile(&user.external_id, "e@x.io"))
                 .await
                 .unwrap();
@@ -430,16 +623,16 @@ mod behaviour {
     pub(crate) async fn sessions_are_independent(b: Backend) {
         let (a, c) = (session(FAR), session(FAR));
         let (ta, tc) = (digest("a"), digest("c"));
-        b.sessions.create(&a, &ta).await.unwrap();
-        b.sessions.create(&c, &tc).await.unwrap();
-        assert!(b.sessions.revoke(&a.id).await.unwrap());
-        assert!(!b.sessions.revoke(&a.id).await.unwrap(), "revoking twice");
+        b.sessions().create(&a, &ta).await.unwrap();
+        b.sessions().create(&c, &tc).await.unwrap();
+        assert!(b.sessions().revoke(&a.id).await.unwrap());
+        assert!(!b.sessions().revoke(&a.id).await.unwrap(), "revoking twice");
         assert_eq!(
-            b.sessions.rotate(&ta, &digest("n"), 1, 0).await.unwrap(),
+            b.sessions().rotate(&ta, &digest("n"), 1, 0).await.unwrap(),
             Rotation::Invalid
         );
         assert!(matches!(
-            b.sessions.rotate(&tc, &digest("m"), 1, 0).await.unwrap(),
+            b.sessions().rotate(&tc, &digest("m"), 1, 0).await.unwrap(),
             Rotation::Rotated(_)
         ));
     }
@@ -447,9 +640,12 @@ mod behaviour {
     pub(crate) async fn sessions_expire(b: Backend) {
         let s = session(1_000);
         let t = digest("t");
-        b.sessions.create(&s, &t).await.unwrap();
+        b.sessions().create(&s, &t).await.unwrap();
         assert_eq!(
-            b.sessions.rotate(&t, &digest("n"), 1_001, 0).await.unwrap(),
+            b.sessions()
+                .rotate(&t, &digest("n"), 1_001, 0)
+                .await
+                .unwrap(),
             Rotation::Invalid
         );
     }
@@ -457,29 +653,29 @@ mod behaviour {
     pub(crate) async fn sessions_revoke_by_token(b: Backend) {
         let s = session(FAR);
         let (t1, t2) = (digest("t1"), digest("t2"));
-        b.sessions.create(&s, &t1).await.unwrap();
-        b.sessions.rotate(&t1, &t2, 1, 0).await.unwrap();
+        b.sessions().create(&s, &t1).await.unwrap();
+        b.sessions().rotate(&t1, &t2, 1, 0).await.unwrap();
         // By a rotated token too.
-        assert!(b.sessions.revoke_by_token(&t1).await.unwrap());
+        assert!(b.sessions().revoke_by_token(&t1).await.unwrap());
         assert!(
-            !b.sessions.revoke_by_token(&t2).await.unwrap(),
+            !b.sessions().revoke_by_token(&t2).await.unwrap(),
             "already revoked"
         );
         assert!(
-            !b.sessions
+            !b.sessions()
                 .revoke_by_token(&digest("unknown"))
                 .await
                 .unwrap()
         );
         assert_eq!(
-            b.sessions.rotate(&t2, &digest("n"), 2, 0).await.unwrap(),
+            b.sessions().rotate(&t2, &digest("n"), 2, 0).await.unwrap(),
             Rotation::Invalid
         );
     }
 
     pub(crate) async fn unknown_refresh_token_is_invalid(b: Backend) {
         assert_eq!(
-            b.sessions
+            b.sessions()
                 .rotate(&digest("nope"), &digest("n"), 1, 0)
                 .await
                 .unwrap(),
@@ -490,10 +686,10 @@ mod behaviour {
     pub(crate) async fn a_session_id_in_use_is_refused(b: Backend) {
         let s = session(FAR);
         let (first, second) = (digest("first"), digest("second"));
-        b.sessions.create(&s, &first).await.unwrap();
-        assert!(b.sessions.create(&s, &second).await.is_err());
+        b.sessions().create(&s, &first).await.unwrap();
+        assert!(b.sessions().create(&s, &second).await.is_err());
         assert_eq!(
-            b.sessions
+            b.sessions()
                 .rotate(&second, &digest("n"), 1, 0)
                 .await
                 .unwrap(),
@@ -501,7 +697,10 @@ mod behaviour {
             "the refused creation left nothing behind"
         );
         assert_eq!(
-            b.sessions.rotate(&first, &digest("m"), 1, 0).await.unwrap(),
+            b.sessions()
+                .rotate(&first, &digest("m"), 1, 0)
+                .await
+                .unwrap(),
             Rotation::Rotated(s),
             "the first family is untouched"
         );
@@ -510,10 +709,10 @@ mod behaviour {
     pub(crate) async fn concurrent_rotations_rotate_once(b: Backend) {
         let s = session(FAR);
         let t = digest("t");
-        b.sessions.create(&s, &t).await.unwrap();
+        b.sessions().create(&s, &t).await.unwrap();
         let calls: Vec<_> = (0..20)
             .map(|i| {
-                let (sessions, t) = (b.sessions.clone(), t);
+                let (sessions, t) = (b.sessions().clone(), t);
                 tokio::spawn(async move {
                     sessions
                         .rotate(&t, &digest(&format!("n{i}")), 1, 0)
@@ -528,46 +727,430 @@ mod behaviour {
         }
         assert_eq!(rotated, 1);
     }
+
+    // ---- UserStore::exists ----
+
+    pub(crate) async fn exists_until_erased(b: Backend) {
+        let users = b.users();
+        let user = users
+            .upsert_external(&"acme".into(), &profile(&unique("user"), "a@x.io"))
+            .await
+            .unwrap()
+            .into_user();
+        assert!(users.exists(&user.id).await.unwrap(), "a stored user");
+        assert!(
+            !users.exists(&UserId::random()).await.unwrap(),
+            "an unknown id"
+        );
+        assert!(!users.exists(&"not-a-uuid".into()).await.unwrap());
+        assert!(users.erase(&user.id).await.unwrap());
+        assert!(!users.exists(&user.id).await.unwrap(), "an erased user");
+    }
+
+    // ---- API key validators ----
+
+    pub(crate) async fn a_key_gives_its_app(b: Backend) {
+        let keys = b.keys();
+        let (acme, beta) = (keys.issue("acme").await, keys.issue("beta").await);
+        assert_eq!(keys.validate(&acme.key).await, Some("acme".into()));
+        assert_eq!(keys.validate(&beta.key).await, Some("beta".into()));
+    }
+
+    /// Unknown and malformed keys look alike: `None`, never an error.
+    pub(crate) async fn an_unknown_key_is_none(b: Backend) {
+        let keys = b.keys();
+        let known = keys.issue("acme").await;
+        let mut near = known.key.expose().to_owned();
+        near.pop();
+        for key in [
+            ApiKey::generate(),
+            ApiKey::new(near),
+            ApiKey::new(format!("{}x", known.key.expose())),
+            ApiKey::new(""),
+            ApiKey::new("k\u{e9}y \0 with \u{1f511}"),
+            ApiKey::new("x".repeat(10_000)),
+        ] {
+            assert_eq!(keys.validate(&key).await, None);
+        }
+    }
+
+    pub(crate) async fn a_revoked_key_is_none(b: Backend) {
+        let keys = b.keys();
+        let (revoked, kept) = (keys.issue("acme").await, keys.issue("acme").await);
+        keys.revoke(&revoked).await;
+        assert_eq!(keys.validate(&revoked.key).await, None);
+        assert_eq!(keys.validate(&kept.key).await, Some("acme".into()));
+    }
+
+    /// Several live keys per app (a rotation in progress): each gives the app.
+    pub(crate) async fn keys_of_one_app_are_all_valid(b: Backend) {
+        let keys = b.keys();
+        let issued = [
+            keys.issue("acme").await,
+            keys.issue("acme").await,
+            keys.issue("acme").await,
+        ];
+        for one in &issued {
+            assert_eq!(keys.validate(&one.key).await, Some("acme".into()));
+        }
+    }
+
+    /// The cache answers as the backend does, and trusts an acceptance (only) for its TTL:
+    /// a key revoked after it was accepted still passes the cache, never the store.
+    pub(crate) async fn the_cache_answers_as_the_backend(b: Backend) {
+        let keys = b.keys();
+        let cached = CachedApiKeyValidator::from_arc(keys.validator.clone());
+        let (live, revoked) = (keys.issue("acme").await, keys.issue("beta").await);
+        keys.revoke(&revoked).await;
+        let acme = Some(AppId::from("acme"));
+        assert_eq!(cached.validate(&live.key).await.unwrap(), acme);
+        assert_eq!(cached.validate(&revoked.key).await.unwrap(), None);
+        assert_eq!(cached.validate(&ApiKey::generate()).await.unwrap(), None);
+
+        keys.revoke(&live).await;
+        assert_eq!(keys.validate(&live.key).await, None, "the store refuses it");
+        assert_eq!(
+            cached.validate(&live.key).await.unwrap(),
+            acme,
+            "the cache trusts its acceptance for 4 s"
+        );
+    }
+
+    pub(crate) async fn the_cache_forgets_a_revoked_key_after_its_ttl(b: Backend) {
+        let keys = b.keys();
+        let ttl = Duration::from_millis(300);
+        let cached = CachedApiKeyValidator::from_arc(keys.validator.clone()).with_ttl(ttl);
+        let issued = keys.issue("acme").await;
+        assert_eq!(
+            cached.validate(&issued.key).await.unwrap(),
+            Some("acme".into())
+        );
+        keys.revoke(&issued).await;
+        tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+        assert_eq!(cached.validate(&issued.key).await.unwrap(), None);
+    }
+
+    /// A chain gives the app of whichever validator knows the key, the backend's among
+    /// others, and `None` when none does.
+    pub(crate) async fn a_chain_asks_the_backend_in_turn(b: Backend) {
+        let keys = b.keys();
+        let other = ApiKey::generate();
+        let chain = ChainedApiKeyValidator::new(vec![
+            Arc::new(MemoryApiKeyValidator::new().with_key("other", &other)),
+            keys.validator.clone(),
+        ]);
+        let (live, revoked) = (keys.issue("acme").await, keys.issue("acme").await);
+        keys.revoke(&revoked).await;
+        assert_eq!(
+            chain.validate(&live.key).await.unwrap(),
+            Some("acme".into())
+        );
+        assert_eq!(chain.validate(&other).await.unwrap(), Some("other".into()));
+        assert_eq!(chain.validate(&revoked.key).await.unwrap(), None);
+        assert_eq!(chain.validate(&ApiKey::generate()).await.unwrap(), None);
+    }
+
+    /// A validator that is down does not stop the backend's from accepting its keys; a key
+    /// nobody accepts is then the failure (the broken one might have known it), not `None`.
+    pub(crate) async fn a_chain_survives_a_validator_that_is_down(b: Backend) {
+        let keys = b.keys();
+        let chain =
+            ChainedApiKeyValidator::new(vec![Arc::new(Unavailable), keys.validator.clone()]);
+        let issued = keys.issue("acme").await;
+        assert_eq!(
+            chain.validate(&issued.key).await.unwrap(),
+            Some("acme".into())
+        );
+        let refused = chain.validate(&ApiKey::generate()).await;
+        assert!(
+            refused.as_ref().is_err_and(StoreError::is_unavailable),
+            "{refused:?}"
+        );
+    }
+
+    // ---- API key admin ----
+
+    /// Keys are listed oldest first (also within one second), of one app or all, each with
+    /// its app, label and creation time, live, and never with the key.
+    pub(crate) async fn admin_lists_keys_oldest_first(b: Backend) {
+        let admin = b.admin();
+        let (acme, beta) = (AppId::from("acme"), AppId::from("beta"));
+        let before = unix_now();
+        let mut added = Vec::new();
+        for (app, label) in [
+            (&acme, "one"),
+            (&beta, "two"),
+            (&acme, "three"),
+            (&acme, "four"),
+        ] {
+            added.push((admin.add_key(app, label).await.unwrap(), app, label));
+        }
+        let after = unix_now();
+
+        let all = admin.list_keys(None).await.unwrap();
+        let ids =
+            |keys: &[StoredKey]| -> Vec<KeyId> { keys.iter().map(|k| k.id.clone()).collect() };
+        let added_ids: Vec<KeyId> = added.iter().map(|((id, _), _, _)| id.clone()).collect();
+        assert_eq!(ids(&all), added_ids, "oldest first");
+        for (stored, ((id, key), app, label)) in all.iter().zip(&added) {
+            assert_eq!(&stored.id, id);
+            assert_eq!(&stored.app, *app);
+            assert_eq!(stored.label, *label);
+            assert!((before..=after).contains(&stored.created_at), "{stored:?}");
+            assert_eq!(stored.revoked_at, None);
+            assert!(!format!("{stored:?}").contains(key.expose()));
+        }
+        let unique: HashSet<&KeyId> = added_ids.iter().collect();
+        assert_eq!(unique.len(), added_ids.len(), "ids are unique");
+
+        let of_acme = admin.list_keys(Some(&acme)).await.unwrap();
+        let expected: Vec<KeyId> = [0, 2, 3].map(|i| added_ids[i].clone()).into();
+        assert_eq!(ids(&of_acme), expected);
+        assert_eq!(
+            ids(&admin.list_keys(Some(&beta)).await.unwrap()),
+            [added_ids[1].clone()]
+        );
+        assert!(
+            admin
+                .list_keys(Some(&"nobody".into()))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    /// A key is revoked once: then it is refused, listed with its revocation time, and
+    /// the app's other keys work on.
+    pub(crate) async fn admin_revokes_a_key_once(b: Backend) {
+        let (admin, keys) = (b.admin(), b.keys());
+        let app = AppId::from("acme");
+        let (id, key) = admin.add_key(&app, "old").await.unwrap();
+        let (other_id, other) = admin.add_key(&app, "new").await.unwrap();
+        let before = unix_now();
+        assert!(admin.revoke_key(&id).await.unwrap());
+        let after = unix_now();
+        assert!(!admin.revoke_key(&id).await.unwrap(), "revoked already");
+        assert!(!admin.revoke_key(&"no-such-id".into()).await.unwrap());
+        assert_eq!(keys.validate(&key).await, None);
+        assert_eq!(keys.validate(&other).await, Some(app.clone()));
+
+        let listed = admin.list_keys(Some(&app)).await.unwrap();
+        assert_eq!(listed.len(), 2, "a revoked key is still listed");
+        assert_eq!(listed[0].id, id);
+        assert!(
+            listed[0]
+                .revoked_at
+                .is_some_and(|at| (before..=after).contains(&at)),
+            "{:?}",
+            listed[0]
+        );
+        assert_eq!(listed[1].id, other_id);
+        assert_eq!(listed[1].revoked_at, None);
+    }
+
+    /// Rotation: a new key for the same app and label beside the old one, both live until
+    /// the old is revoked; the unknown and the revoked cannot be rotated.
+    pub(crate) async fn admin_rotates_a_key_beside_the_old(b: Backend) {
+        let (admin, keys) = (b.admin(), b.keys());
+        let beta = AppId::from("beta");
+        admin.add_key(&"acme".into(), "acme's").await.unwrap();
+        let (id, old) = admin.add_key(&beta, "backend").await.unwrap();
+        admin.add_key(&beta, "other").await.unwrap();
+
+        let (new_id, new) = admin.rotate_key(&id).await.unwrap().unwrap();
+        assert_ne!(new_id, id);
+        assert_ne!(new.expose(), old.expose());
+        assert_eq!(keys.validate(&new).await, Some(beta.clone()));
+        assert_eq!(
+            keys.validate(&old).await,
+            Some(beta.clone()),
+            "old stays live"
+        );
+        let listed = admin.list_keys(Some(&beta)).await.unwrap();
+        let rotated = listed.last().unwrap();
+        assert_eq!(
+            (&rotated.id, &rotated.app, rotated.label.as_str()),
+            (&new_id, &beta, "backend"),
+            "the newest key"
+        );
+        assert_eq!(listed.len(), 3);
+
+        assert!(admin.revoke_key(&id).await.unwrap());
+        assert_eq!(keys.validate(&old).await, None);
+        assert_eq!(keys.validate(&new).await, Some(beta.clone()));
+        assert!(admin.rotate_key(&id).await.unwrap().is_none(), "revoked");
+        assert!(
+            admin
+                .rotate_key(&"no-such-id".into())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            admin.list_keys(Some(&beta)).await.unwrap().len(),
+            3,
+            "refused rotations add nothing"
+        );
+    }
+
+    // ---- rate limiters ----
+
+    /// `n` requests of a key within a second pass, the next is refused with a retry-after
+    /// of at most a second.
+    pub(crate) async fn the_limit_passes_then_refuses(b: Backend) {
+        let limiter = b.limiter(10);
+        let decisions = in_one_window(10, |key| {
+            let limiter = limiter.clone();
+            async move { checks(&*limiter, &key, 11).await }
+        })
+        .await;
+        assert_eq!(decisions[..10], [RateDecision::Allowed; 10]);
+        let wait = retry_after(decisions[10]);
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+    }
+
+    /// A key over its limit leaves another key's whole limit untouched.
+    pub(crate) async fn keys_are_limited_apart(b: Backend) {
+        let limiter = b.limiter(5);
+        let (first, second) = in_one_window(5, |key| {
+            let limiter = limiter.clone();
+            async move {
+                let other = ApiKey::generate().digest();
+                let first = checks(&*limiter, &key, 6).await;
+                (first, checks(&*limiter, &other, 6).await)
+            }
+        })
+        .await;
+        for decisions in [first, second] {
+            assert_eq!(decisions[..5], [RateDecision::Allowed; 5]);
+            retry_after(decisions[5]);
+        }
+    }
+
+    /// A refused key passes again once its retry-after has gone by.
+    pub(crate) async fn a_refused_key_passes_after_its_retry_after(b: Backend) {
+        let limiter = b.limiter(10);
+        let (key, decisions) = in_one_window(10, |key| {
+            let limiter = limiter.clone();
+            async move {
+                let decisions = checks(&*limiter, &key, 11).await;
+                (key, decisions)
+            }
+        })
+        .await;
+        let wait = retry_after(decisions[10]);
+        tokio::time::sleep(wait + Duration::from_millis(20)).await;
+        assert_eq!(limiter.check(&key).await.unwrap(), RateDecision::Allowed);
+    }
+
+    /// Of 50 concurrent requests of one key with a limit of 10, exactly 10 pass.
+    pub(crate) async fn concurrent_requests_pass_exactly_the_limit(b: Backend) {
+        let limiter = b.limiter(10);
+        let decisions = in_one_window(10, |key| {
+            let calls: Vec<_> = (0..50)
+                .map(|_| {
+                    let limiter = limiter.clone();
+                    tokio::spawn(async move { limiter.check(&key).await.unwrap() })
+                })
+                .collect();
+            async move {
+                let mut decisions = Vec::new();
+                for call in calls {
+                    decisions.push(call.await.unwrap());
+                }
+                decisions
+            }
+        })
+        .await;
+        let allowed = decisions
+            .iter()
+            .filter(|d| **d == RateDecision::Allowed)
+            .count();
+        assert_eq!(allowed, 10, "{decisions:?}");
+    }
 }
 
-/// One test per behaviour for a backend made by `$make` (an async expression giving
-/// `Option<Backend>`: `None` when its service is not configured). `ledger_only` runs just
-/// the ledger behaviours (a backend that only has a ledger).
+/// The tests of one backend made by `$make` (an async expression giving `Option<Backend>`:
+/// `None` when its service is not configured), one per behaviour of each listed part, and
+/// one checking that the list names exactly the parts the backend has, so that no part of
+/// a backend goes untested.
 macro_rules! suite {
-    ($backend:ident, $make:expr, ledger_only) => {
+    ($backend:ident, $make:expr, [$($part:ident),+ $(,)?]) => {
         mod $backend {
             use super::*;
-            suite!(@tests $make;
-                ledger_accepts_a_jti_once,
-                ledger_concurrent_consumes_have_one_first,
-            );
+
+            $(suite!(@part $part, $make);)+
+
+            #[tokio::test]
+            async fn the_suite_runs_every_part() {
+                if let Some(backend) = $make.await {
+                    let listed: BTreeSet<&str> = [$(stringify!($part)),+].into();
+                    assert_eq!(backend.parts(), listed);
+                }
+            }
         }
     };
-    ($backend:ident, $make:expr) => {
-        mod $backend {
-            use super::*;
-            suite!(@tests $make;
-                upsert_signs_up_then_in,
-                upsert_updates_a_changed_profile,
-                apps_do_not_share_users,
-                unknown_user_is_none,
-                concurrent_first_upserts_make_one_user,
-                ledger_accepts_a_jti_once,
-                ledger_concurrent_consumes_have_one_first,
-                sessions_rotate_and_detect_reuse,
-                rotation_history_is_bounded,
-                the_reuse_interval_accepts_one_retry,
-                sign_out_everywhere_and_list,
-                a_users_sessions_are_deleted,
-                users_are_erased,
-                sessions_are_independent,
-                sessions_expire,
-                sessions_revoke_by_token,
-                unknown_refresh_token_is_invalid,
-                a_session_id_in_use_is_refused,
-                concurrent_rotations_rotate_once,
-            );
-        }
+    (@part users, $make:expr) => {
+        suite!(@tests $make;
+            upsert_signs_up_then_in,
+            upsert_updates_a_changed_profile,
+            apps_do_not_share_users,
+            unknown_user_is_none,
+            concurrent_first_upserts_make_one_user,
+            users_are_erased,
+            exists_until_erased,
+        );
+    };
+    (@part ledger, $make:expr) => {
+        suite!(@tests $make;
+            ledger_accepts_a_jti_once,
+            ledger_concurrent_consumes_have_one_first,
+        );
+    };
+    (@part sessions, $make:expr) => {
+        suite!(@tests $make;
+            sessions_rotate_and_detect_reuse,
+            rotation_history_is_bounded,
+            the_reuse_interval_accepts_one_retry,
+            sign_out_everywhere_and_list,
+            a_users_sessions_are_deleted,
+            sessions_are_independent,
+            sessions_expire,
+            sessions_revoke_by_token,
+            unknown_refresh_token_is_invalid,
+            a_session_id_in_use_is_refused,
+            concurrent_rotations_rotate_once,
+        );
+    };
+    (@part keys, $make:expr) => {
+        suite!(@tests $make;
+            a_key_gives_its_app,
+            an_unknown_key_is_none,
+            a_revoked_key_is_none,
+            keys_of_one_app_are_all_valid,
+            the_cache_answers_as_the_backend,
+            the_cache_forgets_a_revoked_key_after_its_ttl,
+            a_chain_asks_the_backend_in_turn,
+            a_chain_survives_a_validator_that_is_down,
+        );
+    };
+    (@part admin, $make:expr) => {
+        suite!(@tests $make;
+            admin_lists_keys_oldest_first,
+            admin_revokes_a_key_once,
+            admin_rotates_a_key_beside_the_old,
+        );
+    };
+    (@part limiter, $make:expr) => {
+        suite!(@tests $make;
+            the_limit_passes_then_refuses,
+            keys_are_limited_apart,
+            a_refused_key_passes_after_its_retry_after,
+            concurrent_requests_pass_exactly_the_limit,
+        );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
         $(
@@ -582,60 +1165,132 @@ macro_rules! suite {
 }
 
 async fn memory() -> Option<Backend> {
+    use techcentrix_auth::rate_limit::MemoryRateLimiter;
     use techcentrix_auth::{MemoryReplayLedger, MemorySessionStore, MemoryUserStore};
+    let keys = Arc::new(MemoryApiKeyValidator::new());
     Some(Backend {
-        users: Arc::new(MemoryUserStore::new()),
-        ledger: Arc::new(MemoryReplayLedger::new()),
-        sessions: Arc::new(MemorySessionStore::new()),
-        _keep: Box::new(()),
+        users: Some(Arc::new(MemoryUserStore::new())),
+        ledger: Some(Arc::new(MemoryReplayLedger::new())),
+        sessions: Some(Arc::new(MemorySessionStore::new())),
+        keys: Some(Keys {
+            validator: keys.clone(),
+            issuer: Issuer::Memory(keys),
+        }),
+        limiter: Some(Box::new(|per_second| {
+            Arc::new(MemoryRateLimiter::new(per_second))
+        })),
+        ..Backend::default()
     })
 }
 
 #[cfg(feature = "sqlite")]
 async fn sqlite() -> Option<Backend> {
     use techcentrix_auth::store::sqlite::{
-        self, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore,
+        self, SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore,
     };
     let dir = tempfile::tempdir().unwrap();
     let pool = sqlite::open(dir.path().join("suite.db")).await.unwrap();
+    let keys = Arc::new(SqliteApiKeyStore::new(pool.clone()));
     Some(Backend {
-        users: Arc::new(SqliteUserStore::new(pool.clone())),
-        ledger: Arc::new(SqliteReplayLedger::new(pool.clone())),
-        sessions: Arc::new(SqliteSessionStore::new(pool)),
-        _keep: Box::new(dir),
+        users: Some(Arc::new(SqliteUserStore::new(pool.clone()))),
+        ledger: Some(Arc::new(SqliteReplayLedger::new(pool.clone()))),
+        sessions: Some(Arc::new(SqliteSessionStore::new(pool))),
+        keys: Some(Keys {
+            validator: keys.clone(),
+            issuer: Issuer::Admin(keys.clone()),
+        }),
+        admin: Some(keys),
+        _keep: Some(Box::new(dir)),
+        ..Backend::default()
     })
 }
 
 #[cfg(feature = "postgres")]
 async fn postgres() -> Option<Backend> {
     use techcentrix_auth::store::postgres::{
-        self, PostgresReplayLedger, PostgresSessionStore, PostgresUserStore,
+        self, PostgresApiKeyStore, PostgresReplayLedger, PostgresSessionStore, PostgresUserStore,
     };
     let schema = common::services::PgSchema::new()?;
     let pool = postgres::connect(&schema.options()).await.unwrap();
+    let keys = Arc::new(PostgresApiKeyStore::new(pool.clone()));
     Some(Backend {
-        users: Arc::new(PostgresUserStore::new(pool.clone())),
-        ledger: Arc::new(PostgresReplayLedger::new(pool.clone())),
-        sessions: Arc::new(PostgresSessionStore::new(pool)),
-        _keep: Box::new(schema),
+        users: Some(Arc::new(PostgresUserStore::new(pool.clone()))),
+        ledger: Some(Arc::new(PostgresReplayLedger::new(pool.clone()))),
+        sessions: Some(Arc::new(PostgresSessionStore::new(pool))),
+        keys: Some(Keys {
+            validator: keys.clone(),
+            issuer: Issuer::Admin(keys.clone()),
+        }),
+        admin: Some(keys),
+        _keep: Some(Box::new(schema)),
+        ..Backend::default()
     })
 }
 
 #[cfg(feature = "redis")]
 async fn redis() -> Option<Backend> {
-    use techcentrix_auth::store::redis::{RedisOptions, RedisReplayLedger};
+    use techcentrix_auth::store::redis::{RedisOptions, RedisRateLimiter, RedisReplayLedger};
     let prefix = common::services::RedisPrefix::new()?;
     let connection = RedisOptions::new(&prefix.url).connect().await.unwrap();
-    let mut backend = memory().await?;
-    backend.ledger = Arc::new(RedisReplayLedger::new(connection, prefix.prefix.clone()));
-    backend._keep = Box::new(prefix);
-    Some(backend)
+    let (limiter_connection, limiter_prefix) = (connection.clone(), prefix.prefix.clone());
+    Some(Backend {
+        ledger: Some(Arc::new(RedisReplayLedger::new(
+            connection,
+            prefix.prefix.clone(),
+        ))),
+        limiter: Some(Box::new(move |per_second| {
+            Arc::new(RedisRateLimiter::new(
+                limiter_connection.clone(),
+                limiter_prefix.clone(),
+                per_second,
+            ))
+        })),
+        _keep: Some(Box::new(prefix)),
+        ..Backend::default()
+    })
 }
 
-suite!(memory_backend, memory());
+suite!(
+    memory_backend,
+    memory(),
+    [users, ledger, sessions, keys, limiter]
+);
 #[cfg(feature = "sqlite")]
-suite!(sqlite_backend, sqlite());
+suite!(
+    sqlite_backend,
+    sqlite(),
+    [users, ledger, sessions, keys, admin]
+);
 #[cfg(feature = "postgres")]
-suite!(postgres_backend, postgres());
+suite!(
+    postgres_backend,
+    postgres(),
+    [users, ledger, sessions, keys, admin]
+);
 #[cfg(feature = "redis")]
-suite!(redis_backend, redis(), ledger_only);
+suite!(redis_backend, redis(), [ledger, limiter]);
+
+/// Every instance pointed at one Redis and key prefix shares the limits: two limiters are
+/// one count (what the in-memory limiter, one per process, does not promise).
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_limiters_with_one_prefix_share_the_count() {
+    let Some(backend) = redis().await else {
+        return;
+    };
+    let (one, two) = (backend.limiter(6), backend.limiter(6));
+    let decisions = in_one_window(6, |key| {
+        let (one, two) = (one.clone(), two.clone());
+        async move {
+            let mut decisions = checks(&*one, &key, 3).await;
+            decisions.extend(checks(&*two, &key, 3).await);
+            decisions.push(one.check(&key).await.unwrap());
+            decisions.push(two.check(&key).await.unwrap());
+            decisions
+        }
+    })
+    .await;
+    assert_eq!(decisions[..6], [RateDecision::Allowed; 6]);
+    retry_after(decisions[6]);
+    retry_after(decisions[7]);
+}
