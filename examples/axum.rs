@@ -1,7 +1,9 @@
 //! Run with: cargo run --release --example axum
 //!
 //! The reference server on axum: the auth endpoints as a layer around an axum router, and
-//! `GET /me` behind the access-token guard. Reads the SPEC §6 environment: TCX_LISTEN,
+//! `GET /me` behind the access-token guard, its handler taking the verified claims with the
+//! crate's extractor (feature `axum`, on by default for the examples' dev build through
+//! `required-features`). Reads the SPEC §6 environment: TCX_LISTEN,
 //! TCX_API_KEYS, TCX_JWT_SECRET, TCX_SIGNING_KEYS, TCX_DATABASE_URL, TCX_STORE_TIMEOUT,
 //! TCX_ONE_TIME_TOKEN_TTL, TCX_ACCESS_TOKEN_TTL, TCX_SESSION_TTL, TCX_TOKEN_LEEWAY,
 //! TCX_ISSUER, TCX_RATE_LIMIT, and the serve loop's TCX_HEADER_READ_TIMEOUT,
@@ -9,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use axum::extract::{Extension, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Router, response::IntoResponse};
 use techcentrix_auth::token::Claims;
@@ -18,16 +20,15 @@ use tower::ServiceBuilder;
 
 mod common;
 
-async fn me(
-    State(auth): State<TechCentrixAuth>,
-    Extension(claims): Extension<Claims>,
-) -> impl IntoResponse {
+/// The claims come from the guard in front; without it the extractor would check the
+/// token itself (401/4 for a bad one), never a 500.
+async fn me(State(auth): State<TechCentrixAuth>, claims: Claims) -> impl IntoResponse {
     common::me(&auth, &claims).await
 }
 
 /// Another method on a route answers like the auth endpoints: 405/8, JSON, `Allow`.
 async fn get_only() -> impl IntoResponse {
-    Error::MethodNotAllowed { allow: "GET, HEAD" }.into_response()
+    Error::MethodNotAllowed { allow: "GET, HEAD" }
 }
 
 #[tokio::main]

@@ -16,7 +16,7 @@ use crate::store::{
     SessionStore, UserStore,
 };
 use crate::token::{Claims, SigningKeys};
-use crate::{AuthConfig, ConfigError, Error, StoreError, UserId};
+use crate::{AuthBody, AuthConfig, ConfigError, Error, StoreError, UserId};
 use http::HeaderMap;
 
 /// The auth service's state: configuration, signing keys, key validator, user store and
@@ -86,8 +86,61 @@ impl TechCentrixAuth {
     /// let refused = auth.verify_access(&headers).unwrap_err();
     /// assert_eq!(refused.into_response().status(), 401);
     /// ```
+    ///
+    /// A host holding a request's [`Parts`](http::request::Parts) passes `&parts.headers`.
     pub fn verify_access(&self, headers: &HeaderMap) -> Result<Claims, Error> {
         self.shared.verify_access(headers)
+    }
+
+    /// Whether `path` is one of the auth endpoints' configured paths: what a host that
+    /// routes by itself sends to [`TechCentrixAuth::serve`].
+    ///
+    /// ```
+    /// # use techcentrix_auth::{JwtSecret, MemoryApiKeyValidator, TechCentrixAuth};
+    /// # use techcentrix_auth::token::SigningKeys;
+    /// # let auth = TechCentrixAuth::builder()
+    /// #     .api_keys(MemoryApiKeyValidator::new())
+    /// #     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+    /// #     .build()
+    /// #     .unwrap();
+    /// assert!(auth.handles("/user/api/auth/external"));
+    /// assert!(!auth.handles("/me"));
+    /// ```
+    pub fn handles(&self, path: &str) -> bool {
+        crate::endpoints::handles(&self.shared.config, path)
+    }
+
+    /// Serves one auth request whose body the host has already read, without tower: for
+    /// hosts that are not tower stacks (actix-web, or a hand-written loop). The answer is
+    /// the one the layer gives, byte for byte: the endpoint's, a refusal of the SPEC's
+    /// table (a body over the limit is `413`), or `404` with an empty body for a path that
+    /// is none of the endpoints' (see [`TechCentrixAuth::handles`]).
+    ///
+    /// ```
+    /// # use techcentrix_auth::{ApiKey, JwtSecret, MemoryApiKeyValidator, TechCentrixAuth};
+    /// # use techcentrix_auth::token::SigningKeys;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// # let auth = TechCentrixAuth::builder()
+    /// #     .api_keys(MemoryApiKeyValidator::new().with_key("acme", &ApiKey::new("0123456789abcdef0123456789abcdef")))
+    /// #     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+    /// #     .build()
+    /// #     .unwrap();
+    /// let request = http::Request::post("/user/api/auth/external")
+    ///     .header("authorization", "Bearer 0123456789abcdef0123456789abcdef")
+    ///     .header("content-type", "application/json")
+    ///     .body(bytes::Bytes::from_static(
+    ///         br#"{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}"#,
+    ///     ))
+    ///     .unwrap();
+    /// let response = auth.serve(request).await;
+    /// assert_eq!(response.status(), 200);
+    /// let token = response.into_body().into_bytes();
+    /// assert_eq!(token.split(|b| *b == b'.').count(), 3);
+    /// # }
+    /// ```
+    pub async fn serve(&self, request: http::Request<bytes::Bytes>) -> http::Response<AuthBody> {
+        crate::endpoints::serve_buffered(self.shared.clone(), request).await
     }
 
     /// The configuration in force.

@@ -46,6 +46,8 @@
 //! the audit hook.
 
 mod auth;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod bodies;
 mod config;
 pub mod endpoints;

@@ -57,3 +57,4 @@ mod session;
 
 pub use crate::response::{AuthBody, ResponseBody, ResponseFuture};
 pub use service::{AuthEndpoints, AuthEndpointsLayer, AuthService, NotFound};
+pub(crate) use service::{handles, serve_buffered};

@@ -4,8 +4,10 @@ use std::future::{Future, Ready, ready};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
+use http_body_util::Full;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -67,6 +69,30 @@ impl Endpoint {
             _ => method == Method::POST,
         }
     }
+}
+
+/// Whether `path` is one of the endpoints' paths.
+pub(crate) fn handles(config: &AuthConfig, path: &str) -> bool {
+    Endpoint::of(config, path).is_some()
+}
+
+/// Serves a request whose body is already read: an endpoint's answer, or `404` with an
+/// empty body for any other path.
+pub(crate) async fn serve_buffered(
+    shared: Arc<Shared>,
+    request: Request<Bytes>,
+) -> Response<AuthBody> {
+    match Endpoint::of(&shared.config, request.uri().path()) {
+        Some(endpoint) => serve(shared, endpoint, request.map(Full::new)).await,
+        None => not_found(),
+    }
+}
+
+/// `404 Not Found` with an empty body.
+fn not_found() -> Response<AuthBody> {
+    let mut response = Response::new(AuthBody::empty());
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
 }
 
 /// Serves one request to one of our endpoints: 405/8 for another method, else its handler.
@@ -199,9 +225,7 @@ impl<B> Service<Request<B>> for NotFound {
     }
 
     fn call(&mut self, _request: Request<B>) -> Self::Future {
-        let mut response = Response::new(AuthBody::empty());
-        *response.status_mut() = StatusCode::NOT_FOUND;
-        ready(Ok(response))
+        ready(Ok(not_found()))
     }
 }
 
