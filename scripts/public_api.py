@@ -12,10 +12,12 @@ from collections import defaultdict
 FORBIDDEN = {"jsonwebtoken"}
 # Named on purpose: the HTTP types of the tower API, serde_json's Value for the JWKS, the
 # tower traits and http-body (the layers' impls), serde's traits (derived on ids and claims),
-# and the pools and connections of the optional backends. Any other crate is printed with
+# the pools and connections of the optional backends, and axum-core's traits (feature axum,
+# the extractor and IntoResponse impls). Any other crate is printed with
 # the items that name it, for review.
 EXPECTED = {"std", "core", "alloc", "http", "bytes", "http_body", "serde_json", "tower_layer",
-            "tower_service", "serde_core", "sqlx_core", "sqlx_sqlite", "sqlx_postgres", "redis"}
+            "tower_service", "serde_core", "sqlx_core", "sqlx_sqlite", "sqlx_postgres", "redis",
+            "axum_core"}
 
 
 def main() -> int:

@@ -23,6 +23,56 @@ pub enum RateDecision {
 }
 
 /// Counts requests per API key (by digest) and decides whether each may go on.
+///
+/// A complete custom implementation: a fixed window of one second per key.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use async_trait::async_trait;
+/// use techcentrix_auth::rate_limit::{RateDecision, RateLimiter};
+/// use techcentrix_auth::{ApiKey, KeyDigest, StoreError};
+///
+/// struct PerSecond {
+///     limit: u32,
+///     // By the digest's bytes: the window's start (whole seconds) and its count.
+///     windows: Mutex<HashMap<[u8; 32], (u64, u32)>>,
+/// }
+///
+/// #[async_trait]
+/// impl RateLimiter for PerSecond {
+///     async fn check(&self, key: &KeyDigest) -> Result<RateDecision, StoreError> {
+///         let now = UNIX_EPOCH.elapsed().unwrap();
+///         let mut windows = self.windows.lock().unwrap();
+///         let window = windows.entry(*key.as_bytes()).or_insert((now.as_secs(), 0));
+///         if window.0 != now.as_secs() {
+///             *window = (now.as_secs(), 0);
+///         }
+///         window.1 += 1;
+///         Ok(if window.1 <= self.limit {
+///             RateDecision::Allowed
+///         } else {
+///             let retry_after = Duration::from_secs(now.as_secs() + 1) - now;
+///             RateDecision::Limited { retry_after }
+///         })
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let limiter = PerSecond { limit: 1, windows: Mutex::default() };
+/// let key = ApiKey::generate().digest();
+/// let second_of = || UNIX_EPOCH.elapsed().unwrap().as_secs();
+/// let start = second_of();
+/// let first = limiter.check(&key).await.unwrap();
+/// let second = limiter.check(&key).await.unwrap();
+/// if second_of() == start {
+///     // Both in one window: the second is over the limit.
+///     assert_eq!(first, RateDecision::Allowed);
+///     assert!(matches!(second, RateDecision::Limited { .. }));
+/// }
+/// # });
+/// ```
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
     /// Counts one request of the key with this digest.

@@ -400,6 +400,119 @@ pub enum Rotation {
 /// [`SessionStore::rotate`] must be atomic: of two concurrent rotations of one token, one
 /// rotates and the other sees reuse.
 ///
+/// A complete custom implementation over a `Mutex<Vec<…>>` (the shared behaviour suite in
+/// `tests/stores.rs` is what any implementation should pass):
+///
+/// ```
+/// use std::sync::Mutex;
+/// use async_trait::async_trait;
+/// use techcentrix_auth::store::{ROTATED_TOKENS_KEPT, Rotation, Session, SessionStore};
+/// use techcentrix_auth::{KeyDigest, SessionId, StoreError, UserId};
+///
+/// struct Family {
+///     session: Session,
+///     current: KeyDigest,
+///     rotated: Vec<KeyDigest>, // oldest first, at most ROTATED_TOKENS_KEPT
+///     rotated_at: i64,         // when the last one was rotated
+///     grace_used: bool,
+///     revoked: bool,
+/// }
+///
+/// #[derive(Default)]
+/// struct VecSessions(Mutex<Vec<Family>>);
+///
+/// #[async_trait]
+/// impl SessionStore for VecSessions {
+///     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
+///         let mut families = self.0.lock().unwrap();
+///         if families.iter().any(|f| f.session.id == session.id) {
+///             return Err(StoreError::other("a session with this id exists"));
+///         }
+///         let (current, rotated) = (*refresh, Vec::new());
+///         let session = session.clone();
+///         families.push(Family { session, current, rotated, rotated_at: 0, grace_used: false, revoked: false });
+///         Ok(())
+///     }
+///
+///     async fn rotate(&self, presented: &KeyDigest, next: &KeyDigest, now: i64, reuse_interval: u64)
+///         -> Result<Rotation, StoreError>
+///     {
+///         let mut families = self.0.lock().unwrap();
+///         let Some(f) = families.iter_mut()
+///             .find(|f| f.current == *presented || f.rotated.contains(presented)) else {
+///             return Ok(Rotation::Invalid);
+///         };
+///         if f.revoked || f.session.expires_at < now {
+///             return Ok(Rotation::Invalid);
+///         }
+///         let grace = reuse_interval > 0 && f.current != *presented
+///             && f.rotated.last() == Some(presented) && !f.grace_used
+///             && now - f.rotated_at <= reuse_interval as i64;
+///         if f.current != *presented && !grace {
+///             f.revoked = true;
+///             return Ok(Rotation::Reused(f.session.clone()));
+///         }
+///         f.rotated.push(f.current);
+///         if f.rotated.len() > ROTATED_TOKENS_KEPT {
+///             f.rotated.remove(0);
+///         }
+///         f.current = *next;
+///         if grace { f.grace_used = true } else { (f.rotated_at, f.grace_used) = (now, false) }
+///         Ok(Rotation::Rotated(f.session.clone()))
+///     }
+///
+///     async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {
+///         let mut families = self.0.lock().unwrap();
+///         let family = families.iter_mut().find(|f| &f.session.id == id && !f.revoked);
+///         Ok(family.map(|f| f.revoked = true).is_some())
+///     }
+///
+///     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
+///         let mut families = self.0.lock().unwrap();
+///         let family = families.iter_mut()
+///             .find(|f| !f.revoked && (f.current == *token || f.rotated.contains(token)));
+///         Ok(family.map(|f| f.revoked = true).is_some())
+///     }
+///
+///     async fn revoke_user(&self, user: &UserId) -> Result<u64, StoreError> {
+///         let mut families = self.0.lock().unwrap();
+///         let mut revoked = 0;
+///         for f in families.iter_mut().filter(|f| &f.session.user == user && !f.revoked) {
+///             f.revoked = true;
+///             revoked += 1;
+///         }
+///         Ok(revoked)
+///     }
+///
+///     async fn list_user(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError> {
+///         let families = self.0.lock().unwrap();
+///         Ok(families.iter()
+///             .filter(|f| &f.session.user == user && !f.revoked && f.session.expires_at >= now)
+///             .map(|f| f.session.clone())
+///             .collect())
+///     }
+///
+///     async fn delete_user(&self, user: &UserId) -> Result<u64, StoreError> {
+///         let mut families = self.0.lock().unwrap();
+///         let before = families.len();
+///         families.retain(|f| &f.session.user != user);
+///         Ok((before - families.len()) as u64)
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let store = VecSessions::default();
+/// let session = Session::new(SessionId::random(), "u".into(), "acme".into(), i64::MAX);
+/// let (first, second) = (KeyDigest::of(b"first"), KeyDigest::of(b"second"));
+/// store.create(&session, &first).await.unwrap();
+/// assert_eq!(store.rotate(&first, &second, 0, 0).await.unwrap(), Rotation::Rotated(session.clone()));
+/// assert_eq!(store.rotate(&first, &KeyDigest::of(b"x"), 0, 0).await.unwrap(), Rotation::Reused(session));
+/// assert_eq!(store.rotate(&second, &KeyDigest::of(b"y"), 0, 0).await.unwrap(), Rotation::Invalid);
+/// # });
+/// ```
+///
+/// The in-memory store behaves the same:
+///
 /// ```
 /// use techcentrix_auth::store::{MemorySessionStore, Rotation, Session, SessionStore};
 /// use techcentrix_auth::{KeyDigest, SessionId};
@@ -538,6 +651,68 @@ impl StoredKey {
 /// Key management for stores that keep server API keys (the SQL backends): add, list,
 /// rotate, revoke. A rotation is a new key beside the old ([`ApiKeyAdmin::rotate_key`]),
 /// the partner moving to it, then the old key revoked.
+///
+/// A complete custom implementation, which is also the [`ApiKeyValidator`] of its keys
+/// (`rotate_key` has a default built on the other three):
+///
+/// ```
+/// use std::sync::Mutex;
+/// use async_trait::async_trait;
+/// use techcentrix_auth::store::{ApiKeyAdmin, ApiKeyValidator, StoredKey};
+/// use techcentrix_auth::{ApiKey, AppId, KeyDigest, KeyId, StoreError};
+///
+/// #[derive(Default)]
+/// struct VecKeys(Mutex<Vec<(StoredKey, KeyDigest)>>);
+///
+/// fn now() -> i64 {
+///     std::time::UNIX_EPOCH.elapsed().unwrap().as_secs() as i64
+/// }
+///
+/// #[async_trait]
+/// impl ApiKeyAdmin for VecKeys {
+///     async fn add_key(&self, app: &AppId, label: &str) -> Result<(KeyId, ApiKey), StoreError> {
+///         let key = ApiKey::generate();
+///         let id = KeyId::new(uuid::Uuid::new_v4().to_string());
+///         let stored = StoredKey::new(id.clone(), app.clone(), label, now());
+///         self.0.lock().unwrap().push((stored, key.digest()));
+///         Ok((id, key))
+///     }
+///
+///     async fn list_keys(&self, app: Option<&AppId>) -> Result<Vec<StoredKey>, StoreError> {
+///         let keys = self.0.lock().unwrap();
+///         Ok(keys.iter()
+///             .filter(|(k, _)| app.is_none_or(|app| &k.app == app))
+///             .map(|(k, _)| k.clone())
+///             .collect())
+///     }
+///
+///     async fn revoke_key(&self, id: &KeyId) -> Result<bool, StoreError> {
+///         let mut keys = self.0.lock().unwrap();
+///         let live = keys.iter_mut().find(|(k, _)| &k.id == id && k.revoked_at.is_none());
+///         Ok(live.map(|(k, _)| k.revoked_at = Some(now())).is_some())
+///     }
+/// }
+///
+/// #[async_trait]
+/// impl ApiKeyValidator for VecKeys {
+///     async fn validate(&self, key: &ApiKey) -> Result<Option<AppId>, StoreError> {
+///         let digest = key.digest(); // compared in constant time
+///         let keys = self.0.lock().unwrap();
+///         Ok(keys.iter()
+///             .find(|(k, d)| *d == digest && k.revoked_at.is_none())
+///             .map(|(k, _)| k.app.clone()))
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let keys = VecKeys::default();
+/// let (id, key) = keys.add_key(&"acme".into(), "prod").await.unwrap();
+/// let (_, rotated) = keys.rotate_key(&id).await.unwrap().unwrap();
+/// assert!(keys.revoke_key(&id).await.unwrap());
+/// assert_eq!(keys.validate(&key).await.unwrap(), None);
+/// assert_eq!(keys.validate(&rotated).await.unwrap(), Some("acme".into()));
+/// # });
+/// ```
 #[async_trait]
 pub trait ApiKeyAdmin: Send + Sync + 'static {
     /// Creates a new random key for `app`; returns its id and the key, shown only here: the
@@ -563,6 +738,25 @@ pub trait ApiKeyAdmin: Send + Sync + 'static {
 }
 
 /// Counting users, for operators (`admin users count`).
+///
+/// A complete custom implementation, for a store that keeps its users in a `Vec`:
+///
+/// ```
+/// use std::sync::Mutex;
+/// use async_trait::async_trait;
+/// use techcentrix_auth::store::{User, UserCount};
+/// use techcentrix_auth::{AppId, StoreError};
+///
+/// struct VecUsers(Mutex<Vec<User>>);
+///
+/// #[async_trait]
+/// impl UserCount for VecUsers {
+///     async fn count_users(&self, app: Option<&AppId>) -> Result<u64, StoreError> {
+///         let users = self.0.lock().unwrap();
+///         Ok(users.iter().filter(|u| app.is_none_or(|app| &u.app == app)).count() as u64)
+///     }
+/// }
+/// ```
 #[async_trait]
 pub trait UserCount: Send + Sync + 'static {
     /// How many users there are, in one app or in all.

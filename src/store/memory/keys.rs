@@ -7,10 +7,11 @@ use crate::store::ApiKeyValidator;
 use crate::util::sync::{read, write};
 use crate::{ApiKey, AppId, KeyDigest, StoreError};
 
-/// API keys held in memory as SHA-256 digests, several per app allowed.
-///
-/// Look-up is by the digest's first bytes; the whole digest is then compared in constant
-/// time, so the cost is the same with one key or a hundred thousand.
+// Layout: keys are found by their digest's first eight bytes, and the whole digest is then
+// compared in constant time (`secret::DigestMap`).
+
+/// API keys held in memory as SHA-256 digests, several per app allowed. A look-up costs the
+/// same with one key or a hundred thousand, and compares digests in constant time.
 ///
 /// ```
 /// use techcentrix_auth::{ApiKey, ApiKeyValidator, AppId, MemoryApiKeyValidator};

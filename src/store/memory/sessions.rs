@@ -18,13 +18,15 @@ type TokenKey = [u8; 16];
 /// Token key → its family's id bits.
 type TokenIndex = HashMap<TokenKey, u128, RandomState>;
 
+// Layout: families live in 1,024 shards by session id, and a second sharded index maps each
+// token's digest to its family, so no lock is global and no table grows past a 1,024th of
+// the sessions (a resize never stalls every request). A rotation holds its family's shard
+// lock throughout.
+
 /// Refresh-token families in memory, tokens kept as digests.
 ///
-/// Families live in shards by session id, and a second sharded index maps each token's
-/// digest to its family, so no lock is global and no table grows past a 1,024th of the
-/// sessions (a resize never stalls every request). A rotation holds its family's shard
-/// lock throughout: of two concurrent rotations of one token, one rotates and the other
-/// sees reuse. Expired families are forgotten by housekeeping
+/// Of two concurrent rotations of one token, one rotates and the other sees reuse. Expired
+/// families are forgotten by housekeeping
 /// ([`SessionStore::purge_expired`], run by
 /// [`TechCentrixAuth::run_housekeeping`](crate::TechCentrixAuth::run_housekeeping)), never
 /// inside a request.
