@@ -242,9 +242,9 @@ mod hand_written {
 
     use super::common::request;
     use super::{quartiles, time_service};
+    use techcentrix_auth::TechCentrixAuth;
     use techcentrix_auth::fuzzing;
     use techcentrix_auth::token::{Claims, TokenKind};
-    use techcentrix_auth::TechCentrixAuth;
 
     /// The claims as a `serde` struct would write them: the fields of `Claims`, borrowed.
     #[derive(Serialize)]

@@ -45,33 +45,41 @@
 //! backends; [`token`] the claims and keys; [`rate_limit`] the per-key limiter; [`events`]
 //! the audit hook.
 
+// The flow, in order: the state and its builder, the endpoints and the guard that serve it,
+// the stores they call, the tokens they sign, the errors they answer, the events they
+// report; then what those share.
 mod auth;
-#[cfg(feature = "axum")]
-pub mod axum;
-mod bodies;
-mod config;
 pub mod endpoints;
+pub mod guard;
+pub mod store;
+pub mod token;
 mod error;
 pub mod events;
-#[cfg(feature = "fuzzing")]
-#[doc(hidden)]
-pub mod fuzzing;
-pub mod guard;
 pub mod rate_limit;
+#[cfg(feature = "axum")]
+pub mod axum;
+
+// Shared by the above: the state the layers hold, the HTTP reading and the bodies' fields,
+// the answers' body and future, the configuration, the secrets, small helpers.
+mod bodies;
+mod body;
+mod config;
 mod request;
 mod response;
 mod secret;
 mod state;
-pub mod store;
-pub mod token;
 mod util;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use auth::{AuthBuilder, HOUSEKEEPING_BATCH, TechCentrixAuth};
+pub use body::AuthBody;
 pub use config::{AuthConfig, ConfigError};
 pub use endpoints::{AuthEndpoints, AuthEndpointsLayer, AuthService};
 pub use error::{BoxError, Error, StoreError};
 pub use guard::{AccessGuard, AccessGuardLayer};
-pub use response::AuthBody;
 pub use secret::{ApiKey, JwtSecret, KeyDigest};
 pub use store::{
     ApiKeyValidator, ChainedApiKeyValidator, MemoryApiKeyValidator, MemoryReplayLedger,

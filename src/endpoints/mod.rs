@@ -55,6 +55,7 @@ mod respond;
 mod service;
 mod session;
 
-pub use crate::response::{AuthBody, ResponseBody, ResponseFuture};
+pub use crate::body::AuthBody;
+pub use crate::response::{ResponseBody, ResponseFuture};
 pub use service::{AuthEndpoints, AuthEndpointsLayer, AuthService, NotFound};
 pub(crate) use service::{handles, serve_buffered};

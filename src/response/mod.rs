@@ -2,11 +2,10 @@
 //! either pass the inner service's through untouched or carry an auth answer, and the one
 //! place an error is logged.
 
-mod auth_body;
 mod body;
 mod future;
 
-pub use auth_body::AuthBody;
+pub(crate) use crate::body::AuthBody;
 pub use body::ResponseBody;
 pub(crate) use future::AuthFuture;
 pub use future::ResponseFuture;

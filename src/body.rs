@@ -1,3 +1,6 @@
+//! [`AuthBody`]: the body of every answer the crate makes, its own type so that no body
+//! crate's type appears in a public signature.
+
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
