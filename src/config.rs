@@ -18,6 +18,10 @@ use std::time::Duration;
 ///     .with_one_time_token_ttl(Duration::from_secs(3601))
 ///     .validate()
 ///     .is_err());
+/// assert!(AuthConfig::default()
+///     .with_store_timeout(AuthConfig::MAX_STORE_TIMEOUT + Duration::from_millis(1))
+///     .validate()
+///     .is_err());
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
@@ -67,6 +71,8 @@ impl AuthConfig {
     pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
     /// The longest rotation grace period allowed.
     pub const MAX_REFRESH_REUSE_INTERVAL: Duration = Duration::from_secs(3600);
+    /// The longest store timeout allowed.
+    pub const MAX_STORE_TIMEOUT: Duration = Duration::from_secs(3600);
     /// The clock difference tolerated between the hosts that verify tokens and the host
     /// that keeps the replay ledger (Redis or the database): a used `jti` is kept that much
     /// longer than its token verifies, plus one second for verification's whole seconds.
@@ -260,8 +266,11 @@ impl AuthConfig {
         if self.issuer.is_empty() {
             return Err(ConfigError::new("issuer", "must not be empty"));
         }
-        if self.store_timeout.is_zero() {
-            return Err(ConfigError::new("store_timeout", "must be more than zero"));
+        if self.store_timeout.is_zero() || self.store_timeout > Self::MAX_STORE_TIMEOUT {
+            return Err(ConfigError::new(
+                "store_timeout",
+                "must be more than zero and at most 3600 s",
+            ));
         }
         if self.refresh_reuse_interval > Self::MAX_REFRESH_REUSE_INTERVAL
             || self.refresh_reuse_interval.subsec_nanos() != 0

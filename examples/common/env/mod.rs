@@ -179,21 +179,22 @@ impl EnvConfig {
             ));
         }
         let mut auth = AuthConfig::default();
+        // The bounds are AuthConfig's, the one place that holds them.
         if let Some(v) = var("TCX_STORE_TIMEOUT") {
+            let max = AuthConfig::MAX_STORE_TIMEOUT.as_secs_f64();
             let secs: f64 = v
                 .trim()
                 .parse()
                 .ok()
-                .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= max)
                 .ok_or_else(|| {
                     ConfigError::new(
                         "TCX_STORE_TIMEOUT",
-                        format!("`{v}` is not a number of seconds from 0 (excluded) to 3600"),
+                        format!("`{v}` is not a number of seconds from 0 (excluded) to {max}"),
                     )
                 })?;
             auth = auth.with_store_timeout(Duration::from_secs_f64(secs));
         }
-        // The bounds are AuthConfig's, the one place that holds them.
         if let Some(v) = var("TCX_ONE_TIME_TOKEN_TTL") {
             auth = auth.with_one_time_token_ttl(seconds(
                 "TCX_ONE_TIME_TOKEN_TTL",
