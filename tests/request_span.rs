@@ -111,3 +111,35 @@ async fn another_method_is_logged_as_method_not_allowed() {
         "{line}"
     );
 }
+
+/// At the default level (`info`), as the reference servers start: a sign-up writes its one
+/// audit line and no request span; a sign-in of the same user writes nothing.
+#[tokio::test]
+async fn at_info_only_the_audit_lines_are_written() {
+    use techcentrix_auth::events::TracingEvents;
+    use techcentrix_auth::token::SigningKeys;
+    use techcentrix_auth::{JwtSecret, TechCentrixAuth};
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let auth = TechCentrixAuth::builder()
+        .api_keys(keys())
+        .signing_keys(SigningKeys::hs512(JwtSecret::new(SECRET.to_vec()).unwrap()))
+        .events(TracingEvents)
+        .build()
+        .unwrap();
+
+    assert_eq!(call(&auth, guide_request(KEY, GUIDE_BODY)).await.status, 200);
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].contains("event=\"sign_up\""), "{lines:#?}");
+    assert!(!lines[0].contains("tcx.request"), "{lines:#?}");
+
+    assert_eq!(call(&auth, guide_request(KEY, GUIDE_BODY)).await.status, 200);
+    assert_eq!(captured.lines().len(), 1, "{:#?}", captured.lines());
+}
