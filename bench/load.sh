@@ -12,6 +12,8 @@
 # ONLY (a regex: run the baseline and the scenarios whose label matches, e.g. ONLY=flood).
 # The flood scenarios (requests without valid credentials beside legitimate ones, on SQLite
 # and, when it runs on 127.0.0.1:5432, PostgreSQL) print a second table.
+# Every server starts as the README starts it (RUST_LOG unset: info); two rows at RUST_LOG=warn
+# sit beside the default ones for comparison.
 # Installs wrk from Debian's packages if it is missing. Loopback only; every run is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,12 +34,14 @@ cargo build --release --features full --examples >&2
 BIN=target/release/examples
 CLK_TCK=$(getconf CLK_TCK)
 
-# start NAME [VAR=VALUE...]: starts an example on a free port; sets PID and URL.
+# start NAME [VAR=VALUE...]: starts an example on a free port; sets PID and URL. The server
+# runs as the README starts it: RUST_LOG unset (the default level, info) unless a scenario
+# sets it.
 start() {
   local name=$1; shift
   local out="$WORK/$name.$RANDOM.out"
-  env TCX_LISTEN=127.0.0.1:0 TCX_API_KEYS="bench:$KEY" TCX_JWT_SECRET="$SECRET" \
-    TCX_ONE_TIME_TOKEN_TTL=3600 RUST_LOG=warn "$@" "$BIN/$name" >"$out" 2>"$WORK/$name.err" &
+  env -u RUST_LOG TCX_LISTEN=127.0.0.1:0 TCX_API_KEYS="bench:$KEY" TCX_JWT_SECRET="$SECRET" \
+    TCX_ONE_TIME_TOKEN_TTL=3600 "$@" "$BIN/$name" >"$out" 2>"$WORK/$name.err" &
   PID=$!
   for _ in $(seq 1 100); do
     grep -q '^listening on' "$out" 2>/dev/null && break
@@ -133,6 +137,9 @@ scenario "memory, new user each request" axum bench/external.lua USERS=distinct 
 scenario "sqlite (WAL), existing user" axum bench/external.lua USERS=repeat TCX_DATABASE_URL="sqlite://$WORK/bench.db"
 scenario "sqlite (WAL), new user each request" axum bench/external.lua USERS=distinct TCX_DATABASE_URL="sqlite://$WORK/bench2.db"
 scenario "redeem /token (memory ledger)" axum token - TCX_DATABASE_URL=memory:
+# Beside the default: the same two in-memory scenarios at RUST_LOG=warn, for comparison.
+scenario "memory, existing user (RUST_LOG=warn)" axum bench/external.lua USERS=repeat TCX_DATABASE_URL=memory: RUST_LOG=warn
+scenario "memory, new user each request (RUST_LOG=warn)" axum bench/external.lua USERS=distinct TCX_DATABASE_URL=memory: RUST_LOG=warn
 
 # flood LABEL SERVER_ENV...: requests without valid credentials (random refresh tokens at
 # /refresh and /sign-out, random API keys at /external). First each kind alone, for the
@@ -173,11 +180,11 @@ flood() {
 
 : >"$WORK/flood"
 # As the README starts the server: the default log level (info), not the other rows' warn.
-flood "flood, sqlite" TCX_DATABASE_URL="sqlite://$WORK/flood.db" RUST_LOG=info
+flood "flood, sqlite" TCX_DATABASE_URL="sqlite://$WORK/flood.db"
 PG_URL=${TCX_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 PG_SCHEMA=tcx_bench_$RANDOM$RANDOM
 if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
-  flood "flood, postgres" TCX_DATABASE_URL="$PG_URL" TCX_DATABASE_SCHEMA="$PG_SCHEMA" RUST_LOG=info
+  flood "flood, postgres" TCX_DATABASE_URL="$PG_URL" TCX_DATABASE_SCHEMA="$PG_SCHEMA"
   psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE" >/dev/null 2>&1 || true
 fi
 
