@@ -134,12 +134,18 @@ async fn at_info_only_the_audit_lines_are_written() {
         .build()
         .unwrap();
 
-    assert_eq!(call(&auth, guide_request(KEY, GUIDE_BODY)).await.status, 200);
+    assert_eq!(
+        call(&auth, guide_request(KEY, GUIDE_BODY)).await.status,
+        200
+    );
     let lines = captured.lines();
     assert_eq!(lines.len(), 1, "{lines:#?}");
     assert!(lines[0].contains("event=\"sign_up\""), "{lines:#?}");
     assert!(!lines[0].contains("tcx.request"), "{lines:#?}");
 
-    assert_eq!(call(&auth, guide_request(KEY, GUIDE_BODY)).await.status, 200);
+    assert_eq!(
+        call(&auth, guide_request(KEY, GUIDE_BODY)).await.status,
+        200
+    );
     assert_eq!(captured.lines().len(), 1, "{:#?}", captured.lines());
 }
