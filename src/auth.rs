@@ -143,6 +143,64 @@ impl TechCentrixAuth {
         crate::endpoints::serve_buffered(self.shared.clone(), request).await
     }
 
+    /// The OpenAPI 3.1 document of the auth endpoints, at the configured paths: every
+    /// status each operation can answer with its body and headers, the security schemes
+    /// (the partner's API key and the access token, both HTTP bearer) and the integration
+    /// guide's request as the example. The lifetimes (`expiresIn`) and the body limit are
+    /// the configuration's too.
+    ///
+    /// It is built from the code (each error response is read off the [`Error`] it
+    /// describes), so a host can serve it, e.g. at `GET /openapi.json`, without it drifting
+    /// from what the endpoints answer. A host that mounts the guard on routes of its own
+    /// adds them to the document itself; [`TechCentrixAuth::openapi_with_reference_routes`]
+    /// is the reference servers' document.
+    ///
+    /// ```
+    /// # use techcentrix_auth::{JwtSecret, MemoryApiKeyValidator, AuthConfig, TechCentrixAuth};
+    /// # use techcentrix_auth::token::SigningKeys;
+    /// let auth = TechCentrixAuth::builder()
+    ///     .api_keys(MemoryApiKeyValidator::new())
+    ///     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+    ///     .config(AuthConfig::default().with_external_path("/partner/sign-in"))
+    ///     .build()
+    ///     .unwrap();
+    /// let document = auth.openapi();
+    /// assert_eq!(document["openapi"], "3.1.0");
+    /// assert!(document["paths"]["/partner/sign-in"]["post"].is_object());
+    /// assert!(document["paths"]["/me"].is_null());
+    /// // Serve it as bytes:
+    /// let body = serde_json::to_vec(&document).unwrap();
+    /// # assert!(!body.is_empty());
+    /// ```
+    pub fn openapi(&self) -> serde_json::Value {
+        crate::openapi::document(&self.shared.config, crate::openapi::Routes::Endpoints)
+    }
+
+    /// [`TechCentrixAuth::openapi`] plus the two routes the reference servers
+    /// (`examples/axum.rs`, `examples/hyper.rs`) serve beside the endpoints: `GET /me`
+    /// (behind the guard: the stored profile `{"userId", "email", "firstName", "app"}`) and
+    /// `GET /healthz` (`ok`), both marked `x-techcentrix-reference-server: true`.
+    ///
+    /// ```
+    /// # use techcentrix_auth::{JwtSecret, MemoryApiKeyValidator, TechCentrixAuth};
+    /// # use techcentrix_auth::token::SigningKeys;
+    /// # let auth = TechCentrixAuth::builder()
+    /// #     .api_keys(MemoryApiKeyValidator::new())
+    /// #     .signing_keys(SigningKeys::hs512(JwtSecret::generate()))
+    /// #     .build()
+    /// #     .unwrap();
+    /// let document = auth.openapi_with_reference_routes();
+    /// let me = &document["paths"]["/me"]["get"];
+    /// assert_eq!(me["x-techcentrix-reference-server"], true);
+    /// assert_eq!(me["security"][0]["accessToken"], serde_json::json!([]));
+    /// ```
+    pub fn openapi_with_reference_routes(&self) -> serde_json::Value {
+        crate::openapi::document(
+            &self.shared.config,
+            crate::openapi::Routes::WithReferenceRoutes,
+        )
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &AuthConfig {
         &self.shared.config

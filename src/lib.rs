@@ -64,6 +64,7 @@ pub mod axum;
 mod bodies;
 mod body;
 mod config;
+mod openapi;
 mod request;
 mod response;
 mod secret;
