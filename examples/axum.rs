@@ -40,6 +40,11 @@ async fn main() -> ExitCode {
     let app = Router::new()
         .route("/me", get(me).fallback(get_only).route_layer(auth.guard()))
         .route("/healthz", get(|| async { "ok" }).fallback(get_only))
+        .route(
+            "/openapi.json",
+            get(|State(auth): State<TechCentrixAuth>| async move { common::openapi(&auth) })
+                .fallback(get_only),
+        )
         .with_state(auth.clone());
     // The auth endpoints in front of the router (not `Router::layer`, which wraps each route
     // and the fallback): their requests skip the routing, the rest pass through.

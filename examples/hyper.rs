@@ -9,7 +9,8 @@ use std::convert::Infallible;
 use std::process::ExitCode;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode};
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use techcentrix_auth::token::Claims;
@@ -20,19 +21,33 @@ mod common;
 
 use common::TimedBody;
 
-/// Everything that is not an auth endpoint: `GET /me` behind the guard, else 404.
+/// Everything that is not an auth endpoint: `GET /me` behind the guard, `GET /healthz`,
+/// `GET /openapi.json`; another method on those is 405/8 as on the endpoints; else 404.
 async fn app(
     auth: TechCentrixAuth,
     request: Request<TimedBody>,
 ) -> Result<Response<BoxBody<Bytes, Infallible>>, Infallible> {
-    if request.uri().path() != "/me" {
+    let path = request.uri().path();
+    if !matches!(path, "/me" | "/healthz" | "/openapi.json") {
         let mut response = Response::new(Full::new(Bytes::new()).boxed());
         *response.status_mut() = StatusCode::NOT_FOUND;
         return Ok(response);
     }
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        let error = Error::MethodNotAllowed { allow: "GET" };
+        let error = Error::MethodNotAllowed { allow: "GET, HEAD" };
         return Ok(error.into_response().map(BodyExt::boxed));
+    }
+    match path {
+        "/healthz" => {
+            let mut response = Response::new(Full::new(Bytes::from_static(b"ok")).boxed());
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return Ok(response);
+        }
+        "/openapi.json" => return Ok(common::openapi(&auth).map(BodyExt::boxed)),
+        _ => {}
     }
     let me = service_fn(|request: Request<TimedBody>| {
         let auth = auth.clone();

@@ -8,9 +8,6 @@
 //! starts using another one, so nothing is skipped silently. (The `jsonschema` crate would
 //! need a dev-dependency; `scripts/schemathesis.sh` runs a full validator against a running
 //! server.)
-//!
-//! `TCX_OPENAPI_OUT=path cargo test --test openapi write_document` writes the reference
-//! servers' document (default configuration) to `path` for `scripts/schemathesis.sh`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -733,19 +730,6 @@ async fn the_guards_refusal_conforms_to_me() {
         assert_eq!(answer.status, 401);
         conforms(&document, &Method::GET, "/me", &answer).unwrap();
     }
-}
-
-/// Writes the reference servers' document (default configuration) where
-/// `TCX_OPENAPI_OUT` says, for `scripts/schemathesis.sh`; does nothing without it.
-// TODO(openapi): once the reference servers serve `GET /openapi.json`, the script fetches
-// it from the server and this helper can go.
-#[test]
-fn write_document() {
-    let Some(out) = std::env::var_os("TCX_OPENAPI_OUT") else {
-        return;
-    };
-    let document = auth().openapi_with_reference_routes();
-    std::fs::write(&out, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------

@@ -347,3 +347,15 @@ pub(crate) async fn me(auth: &TechCentrixAuth, claims: &Claims) -> Response<Auth
         .insert(CACHE_CONTROL, "no-store".parse().unwrap());
     response
 }
+
+/// `GET /openapi.json`: the OpenAPI document of what this server serves (the endpoints at
+/// their configured paths, `/me` and `/healthz`), built by the library from its code.
+pub(crate) fn openapi(auth: &TechCentrixAuth) -> Response<AuthBody> {
+    // A JSON value always serializes.
+    let body = serde_json::to_vec(&auth.openapi_with_reference_routes()).unwrap_or_default();
+    let mut response = Response::new(AuthBody::new(body));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, "application/json".parse().unwrap());
+    response
+}
