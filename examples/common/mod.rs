@@ -99,16 +99,44 @@ pub(crate) struct Listener {
     limits: Limits,
 }
 
+impl Listener {
+    /// The bound socket and the limits: for servers whose framework runs its own accept
+    /// loop (the `servers/` member's tonic, poem, salvo and actix-web examples).
+    pub(crate) fn into_parts(self) -> (TcpListener, Limits) {
+        (self.tcp, self.limits)
+    }
+}
+
 /// How often the servers delete what has expired from the ledger and the session store.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
+
+/// The log writer's thread: flushed and stopped by [`flush_logs`].
+static LOG_WRITER: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
+/// Writes out the log lines still queued and stops the log writer's thread: called when the
+/// server has finished its last request (and before an exit forced after the grace period).
+pub(crate) fn flush_logs() {
+    let guard = LOG_WRITER.lock().map(|mut g| g.take()).unwrap_or(None);
+    drop(guard);
+}
 
 /// Sets up logging (to stderr, `RUST_LOG` or `info`), reads the environment, opens the
 /// stores and binds the listener. On a bad setting it prints the error naming the variable
 /// and returns the exit code to stop with.
+///
+/// Log lines go to stderr through a writer thread of their own (tracing-appender's
+/// non-blocking writer): a request that logs (a sign-up's audit line at `info`, a rejected
+/// key's at `warn`) queues its line instead of writing it, and under a flood that fills the
+/// queue (128,000 lines) lines are dropped rather than slowing requests down.
 pub(crate) async fn start() -> Result<(TechCentrixAuth, Listener), ExitCode> {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    if let Ok(mut slot) = LOG_WRITER.lock() {
+        *slot = Some(guard);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let fail = |message: String| {
@@ -168,7 +196,7 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let Listener { tcp, limits } = listener;
+    let (tcp, limits) = listener.into_parts();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();
     builder
@@ -225,6 +253,7 @@ where
     }
     drop(tcp);
     graceful.shutdown().await;
+    flush_logs();
     ExitCode::SUCCESS
 }
 
@@ -299,7 +328,7 @@ impl Body for TimedBody {
 
 /// Resolves on SIGINT or SIGTERM; from then on the process exits by itself after
 /// [`SHUTDOWN_GRACE`] even if connections linger.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
@@ -320,6 +349,7 @@ async fn shutdown_signal() {
     std::thread::spawn(|| {
         std::thread::sleep(SHUTDOWN_GRACE);
         tracing::warn!("connections still open after the grace period; exiting");
+        flush_logs();
         std::process::exit(0);
     });
 }
