@@ -29,6 +29,7 @@ macro_rules! server_suite {
             a_body_over_the_limit_is_413_however_framed,
             the_guard_on_get_me,
             get_routes_405_and_404,
+            the_conformance_kit_passes,
             sigterm_finishes_the_request_in_flight_and_exits_0
             $(, $extra)*
         );
@@ -436,6 +437,29 @@ pub async fn a_body_over_the_limit_is_413_however_framed(name: &str) {
 }
 
 /// `GET /me` with a valid, a missing, a malformed and a wrong-kind token.
+/// The conformance kit (the client crate's, as `cargo run --example conformance` runs it),
+/// with the secret and the protected path: every check passes.
+pub async fn the_conformance_kit_passes(name: &str) {
+    use techcentrix_auth_client::conformance::{self, Config};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_keyed(name, dir.path(), &[("TCX_DATABASE_URL", "memory:")]);
+    let mut config = Config::new(
+        format!("http://{}", server.addr),
+        "acme",
+        techcentrix_auth_client::ApiKey::new(KEY),
+    );
+    config.jwt_secret = Some(techcentrix_auth_client::ApiKey::new(secret()));
+    config.protected = Some("/me".to_owned());
+    let report = conformance::run(&config).await;
+    let failures: Vec<String> = report.failures().map(|f| f.to_string()).collect();
+    assert!(
+        report.is_success(),
+        "{name}: {}\n{failures:#?}",
+        report.summary()
+    );
+    assert!(report.passed() >= 100, "{name}: {}", report.summary());
+}
+
 pub async fn the_guard_on_get_me(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let server = start_keyed(name, dir.path(), &[("TCX_DATABASE_URL", "memory:")]);
