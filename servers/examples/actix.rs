@@ -1,4 +1,6 @@
-//! Run with: cargo run --release -p techcentrix-auth-servers --example actix
+//! Run with: cargo run --release --example actix  (from the repository root: the launcher
+//! `examples/actix.rs` runs this; directly: cargo run --release -p techcentrix-auth-servers
+//! --example actix_server)
 //!
 //! The reference server on actix-web, which is not a tower stack and speaks `http` 0.2: a
 //! short adapter turns its request into an `http` 1 request with the body read (up to one

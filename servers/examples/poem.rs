@@ -1,4 +1,6 @@
-//! Run with: cargo run --release -p techcentrix-auth-servers --example poem
+//! Run with: cargo run --release --example poem  (from the repository root: the launcher
+//! `examples/poem.rs` runs this; directly: cargo run --release -p techcentrix-auth-servers
+//! --example poem_server)
 //!
 //! The reference server on poem: the auth endpoints are the crate's tower service
 //! (`TechCentrixAuth::service`) mounted on their paths through poem's `tower-compat`

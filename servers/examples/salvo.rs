@@ -1,4 +1,6 @@
-//! Run with: cargo run --release -p techcentrix-auth-servers --example salvo
+//! Run with: cargo run --release --example salvo  (from the repository root: the launcher
+//! `examples/salvo.rs` runs this; directly: cargo run --release -p techcentrix-auth-servers
+//! --example salvo_server)
 //!
 //! The reference server on salvo: the auth endpoints are the crate's tower layer, a
 //! service-wide hoop through salvo's `tower-compat` feature (`TowerLayerCompat`), so their

@@ -1,4 +1,6 @@
-//! Run with: cargo run --release -p techcentrix-auth-servers --example tonic
+//! Run with: cargo run --release --example tonic  (from the repository root: the launcher
+//! `examples/tonic.rs` runs this; directly: cargo run --release -p techcentrix-auth-servers
+//! --example tonic_server)
 //!
 //! The reference server on tonic: one port for gRPC (HTTP/2) and, with `accept_http1`, the
 //! auth endpoints, `GET /me` and `GET /healthz` over HTTP/1 (or HTTP/2). The auth endpoints

@@ -54,7 +54,7 @@ fn start(dir: &std::path::Path) -> Server {
         ("TCX_JWT_SECRET", secret),
         ("TCX_DATABASE_URL", "memory:"),
     ];
-    Server::start("tonic", &env, dir)
+    Server::start("tonic_server", &env, dir)
 }
 
 #[tokio::test]

@@ -8,13 +8,13 @@ mod common;
 #[path = "../../tests/common/server_suite.rs"]
 mod suite;
 
-server_suite!(tonic, same_answers_as_axum);
-server_suite!(poem, same_answers_as_axum);
-server_suite!(salvo, same_answers_as_axum);
-server_suite!(actix, same_answers_as_axum);
+server_suite!(tonic_server, same_answers_as_axum);
+server_suite!(poem_server, same_answers_as_axum);
+server_suite!(salvo_server, same_answers_as_axum);
+server_suite!(actix_server, same_answers_as_axum);
 
 /// Users stored by one server are there for another on the same SQLite file.
 #[tokio::test]
 async fn sqlite_users_survive_a_restart_on_another_server() {
-    suite::users_survive_a_restart("tonic", "actix").await;
+    suite::users_survive_a_restart("tonic_server", "actix_server").await;
 }
