@@ -389,3 +389,23 @@ pub(crate) fn openapi(auth: &TechCentrixAuth) -> Response<AuthBody> {
         .insert(CONTENT_TYPE, "application/json".parse().unwrap());
     response
 }
+
+/// The serve loop's settings: a server whose framework runs its own accept loop warns at
+/// start ([`warn_unapplied`]) for each one the operator set and it does not apply, rather
+/// than ignoring it silently (the README's framework table lists which server applies which).
+#[allow(dead_code)]
+pub(crate) const SERVE_LOOP_SETTINGS: [&str; 3] = [
+    "TCX_HEADER_READ_TIMEOUT",
+    "TCX_BODY_READ_TIMEOUT",
+    "TCX_MAX_CONNECTIONS",
+];
+
+/// See [`SERVE_LOOP_SETTINGS`]; the warning names the variable and the server.
+#[allow(dead_code)]
+pub(crate) fn warn_unapplied(server: &str, unapplied: &[&str]) {
+    for name in unapplied {
+        if std::env::var_os(name).is_some_and(|v| !v.is_empty()) {
+            tracing::warn!("{name} is set, but the {server} server does not apply it");
+        }
+    }
+}

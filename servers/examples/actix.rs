@@ -129,6 +129,7 @@ async fn run() -> ExitCode {
         Err(code) => return code,
     };
     let (tcp, limits) = listener.into_parts();
+    common::warn_unapplied("actix-web", &["TCX_BODY_READ_TIMEOUT"]);
     let auth = web::Data::new(auth);
     let app = move || {
         let config = auth.config();

@@ -116,6 +116,7 @@ async fn main() -> ExitCode {
     }
     let app = app.catch_error(|_: NotFoundError| async { StatusCode::NOT_FOUND });
     let (tcp, _limits) = listener.into_parts();
+    common::warn_unapplied("poem", &common::SERVE_LOOP_SETTINGS);
     let acceptor = match TcpAcceptor::from_tokio(tcp) {
         Ok(acceptor) => acceptor,
         Err(err) => {

@@ -152,6 +152,7 @@ async fn main() -> ExitCode {
         .hoop(auth.layer().compat())
         .catcher(Catcher::new(not_found));
     let (tcp, _limits) = listener.into_parts();
+    common::warn_unapplied("salvo", &common::SERVE_LOOP_SETTINGS);
     let acceptor = match TcpAcceptor::try_from(tcp) {
         Ok(acceptor) => acceptor,
         Err(err) => {

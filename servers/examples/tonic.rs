@@ -129,6 +129,7 @@ async fn main() -> ExitCode {
         .route_service(PROFILE_ME, InterceptedService::new(profile_me, interceptor))
         .with_state(auth.clone());
     let (tcp, _limits) = listener.into_parts();
+    common::warn_unapplied("tonic", &common::SERVE_LOOP_SETTINGS);
     let served = Server::builder()
         .accept_http1(true)
         .layer(auth.layer())
