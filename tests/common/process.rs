@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
+use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
 pub const KEY: &str = "test-key-0123456789abcdef0123456789";
@@ -215,28 +214,22 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
+    // Through the typed client's raw call (never retried): the requests the tests make are
+    // the ones a partner or an app makes with it.
+    use techcentrix_auth_client::{Client, RawRequest};
+    let client = Client::new(&format!("http://{addr}")).unwrap();
+    let mut request = RawRequest::new(method.parse().unwrap(), path);
     for (k, v) in headers {
-        request = request.header(*k, *v);
+        request = request.header(k, v);
     }
-    let request = request
-        .body(Full::new(Bytes::from(body.to_owned())))
+    let response = client
+        .raw(&request.body(Bytes::from(body.to_owned())))
+        .await
         .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let (parts, body) = response.into_parts();
     Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await.unwrap().to_bytes(),
+        status: response.status,
+        headers: response.headers,
+        body: response.body,
     }
 }
 
