@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use super::jwt::Jwt;
 use super::kit::{
-    Check, Kit, Not, Record, decode, ensure, expect_no_store, is_json, media_type, now, snippet,
+    Check, Kit, Not, Record, decode, ensure, expect_json, expect_no_store, expect_status,
+    media_type, now,
 };
 use crate::RawRequest;
 
@@ -107,13 +108,7 @@ async fn guide_request(kit: &Kit) -> Result<String, Not> {
         .header("content-type", "application/json")
         .body(GUIDE_BODY);
     let response = kit.send("guide request", request).await?;
-    ensure(response.status == 200, || {
-        format!(
-            "status {}, expected 200 ({})",
-            response.status,
-            snippet(&response)
-        )
-    })?;
+    expect_status(&response, 200)?;
     let content_type = response
         .header("content-type")
         .unwrap_or_default()
@@ -259,19 +254,8 @@ async fn json_form(kit: &Kit) -> Check {
     let response = kit
         .send("external with Accept: application/json", request)
         .await?;
-    ensure(response.status == 200, || {
-        format!(
-            "status {}, expected 200 ({})",
-            response.status,
-            snippet(&response)
-        )
-    })?;
-    ensure(is_json(&response), || {
-        format!(
-            "Content-Type {:?}, expected application/json",
-            response.header("content-type")
-        )
-    })?;
+    expect_status(&response, 200)?;
+    expect_json(&response)?;
     expect_no_store(&response)?;
     let body: Value = response
         .json()
@@ -300,13 +284,7 @@ async fn accept_text(kit: &Kit, accept: &str) -> Check {
         .external_request(Kit::profile(&id, "a@example.com", "A"))
         .header("accept", accept);
     let response = kit.send("external with Accept", request).await?;
-    ensure(response.status == 200, || {
-        format!(
-            "status {}, expected 200 ({})",
-            response.status,
-            snippet(&response)
-        )
-    })?;
+    expect_status(&response, 200)?;
     ensure(
         media_type(&response).as_deref() == Some("text/plain"),
         || {
@@ -343,13 +321,7 @@ async fn bearer_case(kit: &Kit) -> Check {
 async fn accepted(kit: &Kit, make: impl Fn(&Kit, &str) -> RawRequest) -> Check {
     let id = kit.fresh_id();
     let response = kit.send("external", make(kit, &id)).await?;
-    ensure(response.status == 200, || {
-        format!(
-            "status {}, expected 200 ({})",
-            response.status,
-            snippet(&response)
-        )
-    })?;
+    expect_status(&response, 200)?;
     decode("the body", &response.text())?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::jwt;
 use super::kit::{
-    Check, ClaimsChange, Kit, Record, decode, ensure, expect_invalid_token, now, snippet,
+    Check, ClaimsChange, Kit, Record, decode, expect_invalid_token, expect_status, now,
 };
 use crate::RawRequest;
 
@@ -54,13 +54,7 @@ pub(super) async fn run(kit: &Kit, r: &mut dyn Record) {
         let response = kit
             .send("protected path", get(Some(format!("Bearer {access}"))))
             .await?;
-        ensure(response.status == 200, || {
-            format!(
-                "status {}, expected 200 ({})",
-                response.status,
-                snippet(&response)
-            )
-        })?;
+        expect_status(&response, 200)?;
         Ok(())
     };
     r.record(NAMES[0], check.await);

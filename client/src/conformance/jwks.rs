@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::kit::{Check, Kit, Not, Record, decode, ensure, snippet};
+use super::kit::{Check, Kit, Not, Record, decode, ensure, expect_status, snippet};
 use crate::RawRequest;
 
 pub(super) async fn run(kit: &Kit, r: &mut dyn Record) {
@@ -31,13 +31,7 @@ async fn fetch(kit: &Kit) -> Result<Vec<Value>, String> {
     let response = kit
         .send("jwks", RawRequest::get(kit.paths().jwks.clone()))
         .await?;
-    ensure(response.status == 200, || {
-        format!(
-            "status {}, expected 200 ({})",
-            response.status,
-            snippet(&response)
-        )
-    })?;
+    expect_status(&response, 200)?;
     let body: Value = response
         .json()
         .map_err(|_| format!("not JSON: {}", snippet(&response)))?;

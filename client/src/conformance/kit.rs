@@ -419,6 +419,27 @@ pub(crate) fn expect_no_store(response: &RawResponse) -> Result<(), String> {
     })
 }
 
+/// The status is `status`; the failure shows the start of the body.
+pub(crate) fn expect_status(response: &RawResponse, status: u16) -> Result<(), String> {
+    ensure(response.status == status, || {
+        format!(
+            "status {}, expected {status} ({})",
+            response.status,
+            snippet(response)
+        )
+    })
+}
+
+/// [`is_json`], as a check.
+pub(crate) fn expect_json(response: &RawResponse) -> Result<(), String> {
+    ensure(is_json(response), || {
+        format!(
+            "Content-Type {:?}, expected application/json",
+            response.header("content-type")
+        )
+    })
+}
+
 /// `Content-Type` is `application/json` (parameters allowed).
 pub(crate) fn is_json(response: &RawResponse) -> bool {
     media_type(response).as_deref() == Some("application/json")

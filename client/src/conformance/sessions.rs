@@ -2,8 +2,8 @@
 
 use super::external::check_claims;
 use super::kit::{
-    Check, Kit, Msg, Record, SessionBody, decode, ensure, expect_error, expect_no_store, is_json,
-    snippet,
+    Check, Kit, Msg, Record, SessionBody, decode, ensure, expect_error, expect_json,
+    expect_no_store, expect_status, snippet,
 };
 use crate::RawRequest;
 
@@ -52,19 +52,8 @@ async fn session_answer(kit: &Kit) -> Check {
             kit.redeem_request(&token, Some(&kit.config.app)),
         )
         .await?;
-    ensure(response.status == 200, || {
-        format!(
-            "status {}, expected 200 ({})",
-            response.status,
-            snippet(&response)
-        )
-    })?;
-    ensure(is_json(&response), || {
-        format!(
-            "Content-Type {:?}, expected application/json",
-            response.header("content-type")
-        )
-    })?;
+    expect_status(&response, 200)?;
+    expect_json(&response)?;
     expect_no_store(&response)?;
     let session = SessionBody::parse(&response)?;
     ensure(session.token_type == "Bearer", || {
@@ -241,13 +230,7 @@ async fn sign_out_access(kit: &Kit) -> Check {
     let request = RawRequest::post(kit.paths().sign_out.clone())
         .header("authorization", &format!("Bearer {}", session.access_token));
     let response = kit.send("sign-out with the access token", request).await?;
-    ensure(response.status == 204, || {
-        format!(
-            "status {}, expected 204 ({})",
-            response.status,
-            snippet(&response)
-        )
-    })?;
+    expect_status(&response, 204)?;
     expect_no_store(&response)?;
     refused(kit, "refresh after sign-out", &session.refresh_token).await?;
     Ok(())
