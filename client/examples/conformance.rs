@@ -9,27 +9,6 @@
 
 use std::process::ExitCode;
 
-use techcentrix_auth_client::conformance::{self, Config};
-
 fn main() -> ExitCode {
-    let config = match Config::from_args(std::env::args().skip(1)) {
-        Ok(config) => config,
-        Err(why) => {
-            eprintln!("{why}");
-            return ExitCode::from(2);
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a Tokio runtime");
-    let report = runtime.block_on(conformance::run_with(&config, |result| {
-        println!("{result}")
-    }));
-    println!("{}", report.summary());
-    if report.is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    techcentrix_auth_client::conformance::command_line(std::env::args().skip(1))
 }

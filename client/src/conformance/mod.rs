@@ -219,6 +219,30 @@ impl Report {
     }
 }
 
+/// The command line of `examples/conformance.rs` (both this crate's and the host crate's):
+/// reads `args` (see [`Config::from_args`]), prints one line per check and the summary, and
+/// answers the exit code: 0 when every check passed, 1 on a failure, 2 on a usage error.
+pub fn command_line(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
+    let config = match Config::from_args(args) {
+        Ok(config) => config,
+        Err(why) => {
+            eprintln!("{why}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    let report = runtime.block_on(run_with(&config, |result| println!("{result}")));
+    println!("{}", report.summary());
+    if report.is_success() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}
+
 /// Runs every check against the host `config` names.
 pub async fn run(config: &Config) -> Report {
     run_with(config, |_| {}).await
