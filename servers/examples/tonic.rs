@@ -32,25 +32,9 @@ use tonic::{Request, Response, Status};
 #[path = "../../examples/common/mod.rs"]
 mod common;
 
-/// The path of the one gRPC method.
-const PROFILE_ME: &str = "/techcentrix.demo.Profile/Me";
+mod grpc;
 
-/// `techcentrix.demo.Profile/Me`'s request: nothing, the token is in the metadata.
-#[derive(Clone, PartialEq, prost::Message)]
-struct MeRequest {}
-
-/// The stored profile of the access token's user, as `GET /me` answers it.
-#[derive(Clone, PartialEq, prost::Message)]
-struct MeReply {
-    #[prost(string, tag = "1")]
-    user_id: String,
-    #[prost(string, tag = "2")]
-    email: String,
-    #[prost(string, tag = "3")]
-    first_name: String,
-    #[prost(string, tag = "4")]
-    app: String,
-}
+use grpc::{MeReply, MeRequest, PROFILE_ME};
 
 /// The interceptor: the access token is checked as the guard checks it, and the claims go
 /// to the method in the request's extensions.

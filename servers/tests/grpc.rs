@@ -10,21 +10,11 @@ use http::uri::PathAndQuery;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
-/// The server's messages, written the same way (no `.proto`).
-#[derive(Clone, PartialEq, prost::Message)]
-struct MeRequest {}
+/// The server's messages (the same file).
+#[path = "../examples/grpc/mod.rs"]
+mod grpc;
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct MeReply {
-    #[prost(string, tag = "1")]
-    user_id: String,
-    #[prost(string, tag = "2")]
-    email: String,
-    #[prost(string, tag = "3")]
-    first_name: String,
-    #[prost(string, tag = "4")]
-    app: String,
-}
+use grpc::{MeReply, MeRequest};
 
 /// One call of `Profile/Me` with `authorization` as the metadata, if any.
 async fn call_me(server: &Server, authorization: Option<&str>) -> Result<MeReply, Status> {
@@ -41,7 +31,7 @@ async fn call_me(server: &Server, authorization: Option<&str>) -> Result<MeReply
             .metadata_mut()
             .insert("authorization", value.parse().unwrap());
     }
-    let path = PathAndQuery::from_static("/techcentrix.demo.Profile/Me");
+    let path = PathAndQuery::from_static(grpc::PROFILE_ME);
     let codec = tonic_prost::ProstCodec::default();
     Ok(client.unary(request, path, codec).await?.into_inner())
 }
