@@ -7,11 +7,20 @@
 //! Run with: cargo bench --bench footprint
 //! Knobs: USERS, SESSIONS, JTIS (1,000,000 each).
 
+use std::alloc::System;
+
+use cap::Cap;
+
 use techcentrix_auth::store::{
     ExternalProfile, MemoryReplayLedger, MemorySessionStore, ReplayLedger, Session, SessionStore,
     UserStore,
 };
 use techcentrix_auth::{AppId, Jti, KeyDigest, MemoryUserStore, SessionId, UserId};
+
+/// Counts the bytes allocated and not yet freed: a store's own bytes, exactly, whatever the
+/// allocator does with freed memory (which the resident figure includes).
+#[global_allocator]
+static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
 
 fn resident_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -29,81 +38,119 @@ fn count(name: &str) -> usize {
         .unwrap_or(1_000_000)
 }
 
-/// Prints the resident memory `grow` added, in all and per entry.
-fn report(what: &str, entries: usize, before: u64, after: u64) {
+/// Grows a store by `entries` calls of `add(i)`, reading the bytes it holds (allocated and
+/// not freed) and the process's resident memory at ten checkpoints: a store's tables grow in
+/// steps (a hash table doubles, a vector grows by a quarter), so the bytes per entry move
+/// with the count. Prints each checkpoint and the largest figures.
+fn grow(what: &str, entries: usize, mut add: impl FnMut(usize)) {
+    let (live_before, resident_before) = (ALLOCATOR.allocated(), resident_bytes());
+    let step = entries.div_ceil(10).max(1);
+    let mut figures = Vec::new();
+    for i in 0..entries {
+        add(i);
+        if (i + 1) % step == 0 || i + 1 == entries {
+            let per = |bytes: f64| bytes / (i + 1) as f64;
+            let live = per(ALLOCATOR.allocated().saturating_sub(live_before) as f64);
+            let resident = per(resident_bytes().saturating_sub(resident_before) as f64);
+            figures.push((i + 1, live, resident));
+        }
+    }
+    let (last, live, resident) = figures[figures.len() - 1];
+    let most = |pick: fn(&(usize, f64, f64)) -> f64| figures.iter().map(pick).fold(0.0, f64::max);
+    let tenths = |pick: fn(&(usize, f64, f64)) -> f64| {
+        figures
+            .iter()
+            .map(|f| format!("{:.0}", pick(f)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     println!(
-        "{what}: {entries} entries, {:.1} MB resident more, {:.0} bytes per entry",
-        after.saturating_sub(before) as f64 / 1e6,
-        after.saturating_sub(before) as f64 / entries as f64
+        "{what}, at {last} entries: {live:.0} bytes held per entry (at most {:.0}; at each tenth: {}), \
+         {resident:.0} resident (at most {:.0}; {})",
+        most(|f| f.1),
+        tenths(|f| f.1),
+        most(|f| f.2),
+        tenths(|f| f.2),
     );
 }
 
+/// Each store in a process of its own (this program again, `FOOTPRINT_PART` set), so that
+/// no store's resident figure counts memory another one freed.
 fn main() {
     // `cargo bench` passes `--bench`; accept and ignore it.
-    let users = count("USERS");
+    let Ok(part) = std::env::var("FOOTPRINT_PART") else {
+        for part in ["users", "sessions", "ledger"] {
+            let status = std::process::Command::new(std::env::current_exe().unwrap())
+                .env("FOOTPRINT_PART", part)
+                .status()
+                .unwrap();
+            assert!(status.success(), "{part}: {status}");
+        }
+        return;
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    match part.as_str() {
+        "users" => users(&runtime),
+        "sessions" => sessions(&runtime),
+        _ => ledger(&runtime),
+    }
+}
+
+fn users(runtime: &tokio::runtime::Runtime) {
     let store = MemoryUserStore::new();
     let apps = [AppId::from("acme"), AppId::from("globex")];
-    let before = resident_bytes();
-    runtime.block_on(async {
-        for i in 0..users {
-            let profile = ExternalProfile::new(
-                format!("user-{i:08}"),
-                format!("user{i}@techcentrix.com"),
-                "Username",
-            );
-            store.upsert_external(&apps[i % 2], &profile).await.unwrap();
-        }
+    let users = count("USERS");
+    grow("user store (a user)", users, |i| {
+        let profile = ExternalProfile::new(
+            format!("user-{i:08}"),
+            format!("user{i}@techcentrix.com"),
+            "Username",
+        );
+        runtime
+            .block_on(store.upsert_external(&apps[i % 2], &profile))
+            .unwrap();
     });
-    let after = resident_bytes();
     assert_eq!(store.len(), users);
-    report("user store (a user)", users, before, after);
+}
 
+/// Sessions as redemptions make them, then one refresh each.
+fn sessions(runtime: &tokio::runtime::Runtime) {
     // Sessions as redemptions make them; the digests of random 32-byte tokens.
     let sessions = count("SESSIONS");
     let store = MemorySessionStore::new();
     let app = AppId::from("acme");
     let token =
         |i: usize, generation: u8| KeyDigest::of(&[&i.to_le_bytes()[..], &[generation]].concat());
-    let before = resident_bytes();
-    runtime.block_on(async {
-        for i in 0..sessions {
-            let session =
-                Session::new(SessionId::random(), UserId::random(), app.clone(), i64::MAX);
-            store.create(&session, &token(i, 0)).await.unwrap();
-        }
+    grow("session store (a live session)", sessions, |i| {
+        let session = Session::new(SessionId::random(), UserId::random(), app.clone(), i64::MAX);
+        runtime
+            .block_on(store.create(&session, &token(i, 0)))
+            .unwrap();
     });
-    let created = resident_bytes();
-    report("session store (a live session)", sessions, before, created);
-    runtime.block_on(async {
-        for i in 0..sessions {
-            let rotated = store
-                .rotate(&token(i, 0), &token(i, 1), 0, 0)
-                .await
+    grow(
+        "session store (one refresh each: 2 tokens; bytes added per session)",
+        sessions,
+        |i| {
+            let rotated = runtime
+                .block_on(store.rotate(&token(i, 0), &token(i, 1), 0, 0))
                 .unwrap();
             assert!(matches!(
                 rotated,
                 techcentrix_auth::store::Rotation::Rotated(_)
             ));
-        }
-    });
-    report(
-        "session store (after one refresh each: 2 tokens)",
-        sessions,
-        before,
-        resident_bytes(),
+        },
     );
+}
 
+fn ledger(runtime: &tokio::runtime::Runtime) {
     let jtis = count("JTIS");
     let ledger = MemoryReplayLedger::new();
-    let before = resident_bytes();
-    runtime.block_on(async {
-        for _ in 0..jtis {
-            ledger.consume(&Jti::random(), i64::MAX).await.unwrap();
-        }
+    grow("replay ledger (a used jti)", jtis, |_| {
+        runtime
+            .block_on(ledger.consume(&Jti::random(), i64::MAX))
+            .unwrap();
     });
     assert_eq!(ledger.len(), jtis);
-    report("replay ledger (a used jti)", jtis, before, resident_bytes());
 }

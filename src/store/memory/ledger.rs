@@ -35,8 +35,10 @@ pub struct MemoryReplayLedger {
 
 #[derive(Default)]
 struct Shard {
-    /// Used ids (a UUID's 128 bits, or the first 128 bits of another id's SHA-256) → expiry.
-    used: HashMap<u128, u64, RandomState>,
+    /// Used ids (a UUID's 128 bits, or the first 128 bits of another id's SHA-256) → expiry
+    /// (unix seconds, held as at most `u32::MAX`: 2106). Bytes, not a `u128`, so that an
+    /// entry takes 20 bytes where a 16-aligned key would pad it to 32.
+    used: HashMap<[u8; 16], u32, RandomState>,
 }
 
 /// A summary: how many entries it holds, never the `jti`s.
@@ -90,11 +92,11 @@ impl MemoryReplayLedger {
         // A jti is a random UUID of ours (or a digest).
         let id = id_bits(jti);
         let mut shard = lock(&self.shards[shard_of(id)]);
-        match shard.used.entry(id) {
+        match shard.used.entry(id.to_le_bytes()) {
             // Held, even past its expiry: a used id is never new again while it is held.
             Entry::Occupied(_) => Consumed::Replayed,
             Entry::Vacant(entry) => {
-                entry.insert(expires_at);
+                entry.insert(u32::try_from(expires_at).unwrap_or(u32::MAX));
                 Consumed::First
             }
         }
@@ -103,7 +105,8 @@ impl MemoryReplayLedger {
 
 impl Shard {
     fn sweep(&mut self, now: u64) {
-        self.used.retain(|_, expires_at| *expires_at >= now);
+        self.used
+            .retain(|_, expires_at| u64::from(*expires_at) >= now);
         if self.used.capacity() > 4 * self.used.len().max(64) {
             self.used.shrink_to_fit();
         }

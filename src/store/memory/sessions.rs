@@ -15,8 +15,10 @@ use crate::{AppId, KeyDigest, SessionId, StoreError, UserId};
 /// itself has 256 bits of entropy; 128 bits of its digest name it unambiguously).
 type TokenKey = [u8; 16];
 
-/// Token key → its family's id bits.
-type TokenIndex = HashMap<TokenKey, u128, RandomState>;
+/// Token key → the low 32 bits of its family's id: enough to find the family's shard and,
+/// with the token itself, the family (see [`FamilyShard::holding`]). 20 bytes an entry
+/// where the whole id would take 32 (a `u128` is 16-aligned).
+type TokenIndex = HashMap<TokenKey, u32, RandomState>;
 
 // Layout: families live in 1,024 shards by session id, and a second sharded index maps each
 // token's digest to its family, so no lock is global and no table grows past a 1,024th of
@@ -40,12 +42,23 @@ pub struct MemorySessionStore {
 /// 4-byte positions.
 #[derive(Debug)]
 struct FamilyShard {
-    families: Vec<(u128, Family)>,
+    families: Vec<Family>,
+    /// Positions in `families`, hashed by the low 32 bits of the family's id.
     by_id: HashTable<u32>,
     /// Hashes the ids for `by_id` (foldhash, seeded per shard).
     hasher: RandomState,
     /// One shared `AppId` per app, so that a family holds a pointer, not a copy.
     apps: HashSet<AppId>,
+    /// What does not fit a family's fixed fields, by family id: a session id that is not a
+    /// canonical UUID, a user id that is not one (rare: this crate makes UUIDs).
+    extra: HashMap<u128, Extra, RandomState>,
+}
+
+/// A family's ids as they were given, when they cannot be rebuilt from their bits.
+#[derive(Debug, Default)]
+struct Extra {
+    id: Option<SessionId>,
+    user: Option<UserId>,
 }
 
 impl Default for FamilyShard {
@@ -55,32 +68,64 @@ impl Default for FamilyShard {
             by_id: HashTable::new(),
             hasher: RandomState::default(),
             apps: HashSet::new(),
+            extra: HashMap::default(),
         }
     }
 }
 
+/// The low 32 bits of a family id: what the token index keeps and `by_id` hashes. Their
+/// low 10 bits name the shard; the other 22 are shared by about one in four million of
+/// the shard's families, told apart by the token (see [`FamilyShard::holding`]).
+fn low(id: u128) -> u32 {
+    id as u32
+}
+
 impl FamilyShard {
+    fn hash(&self, low: u32) -> u64 {
+        self.hasher.hash_one(low)
+    }
+
     fn position(&self, id: u128) -> Option<usize> {
         let families = &self.families;
         self.by_id
-            .find(self.hasher.hash_one(id), |&i| families[i as usize].0 == id)
+            .find(self.hash(low(id)), |&i| families[i as usize].id() == id)
             .map(|&i| i as usize)
     }
 
     fn get_mut(&mut self, id: u128) -> Option<&mut Family> {
         let at = self.position(id)?;
-        Some(&mut self.families[at].1)
+        Some(&mut self.families[at])
+    }
+
+    /// The position of the family whose id has the low bits `low` and which holds `token`
+    /// (two families may share low bits; only one holds a given token).
+    fn holding(&self, low: u32, token: &TokenKey) -> Option<usize> {
+        let families = &self.families;
+        self.by_id
+            .find(self.hash(low), |&i| {
+                let family = &families[i as usize];
+                self::low(family.id()) == low && family.tokens().any(|t| t == token)
+            })
+            .map(|&i| i as usize)
     }
 
     /// Adds a family. Refuses an id the shard holds (as the SQL stores' primary key does),
     /// and a family past the 4,294,967,295th in one shard (memory runs out long before).
-    fn insert(&mut self, id: u128, family: Family) -> Result<(), StoreError> {
+    fn insert(&mut self, family: Family, extra: Extra) -> Result<(), StoreError> {
+        let id = family.id();
         if self.position(id).is_some() {
             return Err(StoreError::other("a session with this id exists"));
         }
         let at = u32::try_from(self.families.len())
             .map_err(|_| StoreError::other("the in-memory session store's shard is full"))?;
-        self.families.push((id, family));
+        // Grow by a quarter, not double: a shard's spare room stays under a quarter of it.
+        if self.families.len() == self.families.capacity() {
+            self.families.reserve_exact(self.families.len() / 4 + 8);
+        }
+        if extra.id.is_some() || extra.user.is_some() {
+            self.extra.insert(id, extra);
+        }
+        self.families.push(family);
         self.index(at);
         Ok(())
     }
@@ -88,59 +133,81 @@ impl FamilyShard {
     /// Makes the family at position `at` findable by its id.
     fn index(&mut self, at: u32) {
         let (families, hasher) = (&self.families, &self.hasher);
-        self.by_id
-            .insert_unique(hasher.hash_one(families[at as usize].0), at, |&i| {
-                hasher.hash_one(families[i as usize].0)
-            });
+        let hash = |i: &u32| hasher.hash_one(low(families[*i as usize].id()));
+        self.by_id.insert_unique(hash(&at), at, |i| hash(i));
     }
 
     /// Removes the families `expired` picks; returns them.
-    fn remove_where(&mut self, expired: impl Fn(&Family) -> bool) -> Vec<Family> {
+    fn remove_where(&mut self, expired: impl Fn(&FamilyShard, &Family) -> bool) -> Vec<Family> {
         let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.families)
             .into_iter()
-            .partition(|(_, family)| expired(family));
+            .partition(|family| expired(self, family));
         self.families = kept;
         self.by_id.clear();
         for at in 0..self.families.len() {
             self.index(at as u32);
         }
-        gone.into_iter().map(|(_, family)| family).collect()
+        for family in &gone {
+            self.extra.remove(&family.id());
+        }
+        gone
+    }
+
+    /// The session `family` stands for, with its ids as they were given.
+    fn session(&self, family: &Family) -> Session {
+        let id = family.id();
+        let extra = self.extra.get(&id);
+        Session {
+            id: extra
+                .and_then(|e| e.id.clone())
+                .unwrap_or_else(|| SessionId::new(CompactId::Uuid(id.to_be_bytes()).text())),
+            user: extra
+                .and_then(|e| e.user.clone())
+                .unwrap_or_else(|| UserId::new(CompactId::Uuid(family.user).text())),
+            app: family.app.clone(),
+            expires_at: family.expires_at,
+        }
+    }
+
+    /// Whether `family` is a session of `user`.
+    fn is_of(&self, family: &Family, user: &CompactId) -> bool {
+        let given = self.extra.get(&family.id()).and_then(|e| e.user.as_ref());
+        match (user, given) {
+            (CompactId::Uuid(bytes), None) => family.user == *bytes,
+            (CompactId::Text(text), Some(given)) => given.as_str() == &**text,
+            _ => false,
+        }
     }
 }
 
-/// A session, compactly (128 bytes with its key): its id is the map key (the original
-/// string is kept only when it is not a canonical UUID), a UUID user id is kept as its bits,
-/// the app is shared with the shard's other sessions of the app, and the rotated tokens
-/// take no allocation until the first refresh.
+/// A session, compactly (96 bytes): its id as bits (the original string is kept aside only
+/// when it is not a canonical UUID), a UUID user id as its bits (likewise), the app shared
+/// with the shard's other sessions of the app, and the rotated tokens taking no allocation
+/// until the first refresh.
 #[derive(Debug)]
 struct Family {
-    user: CompactId,
+    /// The session id's bits ([`id_bits`]), little-endian: 8-aligned, where a `u128` would
+    /// pad the family to 112 bytes.
+    id: [u8; 16],
+    /// A UUID user id's bytes; zeros when the id is kept in the shard's `extra`.
+    user: [u8; 16],
     app: AppId,
     expires_at: i64,
     current: TokenKey,
     /// The latest tokens rotated away, oldest first, at most [`ROTATED_TOKENS_KEPT`]:
     /// presenting one is reuse. Kept for clean-up too.
     rotated: Box<[TokenKey]>,
-    /// When the last of `rotated` was rotated (unix seconds), for the reuse interval.
-    rotated_at: i64,
+    /// When the last of `rotated` was rotated (unix seconds, clamped to 0..=u32::MAX), for
+    /// the reuse interval.
+    rotated_at: u32,
     /// Whether the last of `rotated` was already accepted once more within the interval.
     grace_used: bool,
-    /// The session id when it is not a canonical UUID (the key is then a digest of it).
-    custom_id: Option<SessionId>,
     revoked: bool,
 }
 
 impl Family {
-    fn session(&self, key: u128) -> Session {
-        Session {
-            id: self
-                .custom_id
-                .clone()
-                .unwrap_or_else(|| SessionId::new(CompactId::Uuid(key.to_be_bytes()).text())),
-            user: UserId::new(self.user.text()),
-            app: self.app.clone(),
-            expires_at: self.expires_at,
-        }
+    fn id(&self) -> u128 {
+        u128::from_le_bytes(self.id)
     }
 
     fn tokens(&self) -> impl Iterator<Item = &TokenKey> {
@@ -152,6 +219,11 @@ fn token_key(digest: &KeyDigest) -> TokenKey {
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest.as_bytes()[..16]);
     key
+}
+
+/// Unix seconds as a family keeps `rotated_at`.
+fn seconds(now: i64) -> u32 {
+    now.clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// A summary: how many families it holds, never their tokens or users.
@@ -198,28 +270,44 @@ impl MemorySessionStore {
         &self.tokens[shard_of(u128::from_le_bytes(*token))]
     }
 
-    /// The family a token belongs to (lock order: a family shard, then a token shard; this
-    /// takes only a token shard).
-    fn family_of(&self, token: &TokenKey) -> Option<u128> {
+    /// The low bits of the id of the family a token belongs to (lock order: a family
+    /// shard, then a token shard; this takes only a token shard).
+    fn family_of(&self, token: &TokenKey) -> Option<u32> {
         lock(self.token_shard(token)).get(token).copied()
     }
 
     /// Forgets the shard's expired families and their tokens.
     fn sweep(&self, shard: &mut FamilyShard, now: i64) {
-        for family in shard.remove_where(|f| f.expires_at < now) {
-            for token in family.tokens() {
-                lock(self.token_shard(token)).remove(token);
-            }
+        let gone = shard.remove_where(|_, f| f.expires_at < now);
+        self.forget_tokens(&gone);
+    }
+
+    fn forget_tokens(&self, families: &[Family]) {
+        for token in families.iter().flat_map(Family::tokens) {
+            lock(self.token_shard(token)).remove(token);
         }
     }
 
-    fn revoke_family(&self, id: u128) -> bool {
-        match lock(self.family_shard(id)).get_mut(id) {
+    /// Revokes the family `find` picks in the shard of `low`; whether it was live.
+    fn revoke_in(
+        &self,
+        low: u32,
+        find: impl FnOnce(&mut FamilyShard) -> Option<&mut Family>,
+    ) -> bool {
+        match find(&mut lock(self.family_shard(u128::from(low)))) {
             Some(family) if !family.revoked => {
                 family.revoked = true;
                 true
             }
             _ => false,
+        }
+    }
+
+    /// Every shard's families of `user`: `act` is called with each shard and the positions.
+    fn for_user(&self, user: &UserId, mut act: impl FnMut(&mut FamilyShard, &CompactId)) {
+        let user = CompactId::new(user.as_str());
+        for shard in self.families.iter() {
+            act(&mut lock(shard), &user);
         }
     }
 }
@@ -228,12 +316,15 @@ impl MemorySessionStore {
 impl SessionStore for MemorySessionStore {
     async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
         let token = token_key(refresh);
-        // Only a canonical UUID can be rebuilt from the key; any other id is kept as given.
+        // Only canonical UUIDs can be rebuilt from their bits; any other id is kept as given.
         let (id, custom_id) = match canonical_uuid(session.id.as_str()) {
             Some(bits) => (bits, None),
             None => (id_bits(session.id.as_str()), Some(session.id.clone())),
         };
-        let user = CompactId::new(session.user.as_str());
+        let (user, custom_user) = match canonical_uuid(session.user.as_str()) {
+            Some(bits) => (bits.to_be_bytes(), None),
+            None => ([0; 16], Some(session.user.clone())),
+        };
         let mut guard = lock(self.family_shard(id));
         let shard = &mut *guard;
         let app = match shard.apps.get(&session.app) {
@@ -244,8 +335,8 @@ impl SessionStore for MemorySessionStore {
             }
         };
         shard.insert(
-            id,
             Family {
+                id: id.to_le_bytes(),
                 user,
                 app,
                 expires_at: session.expires_at,
@@ -253,11 +344,14 @@ impl SessionStore for MemorySessionStore {
                 rotated: Box::default(),
                 rotated_at: 0,
                 grace_used: false,
-                custom_id,
                 revoked: false,
             },
+            Extra {
+                id: custom_id,
+                user: custom_user,
+            },
         )?;
-        lock(self.token_shard(&token)).insert(token, id);
+        lock(self.token_shard(&token)).insert(token, low(id));
         Ok(())
     }
 
@@ -269,13 +363,14 @@ impl SessionStore for MemorySessionStore {
         reuse_interval: u64,
     ) -> Result<Rotation, StoreError> {
         let presented = token_key(presented);
-        let Some(id) = self.family_of(&presented) else {
+        let Some(low) = self.family_of(&presented) else {
             return Ok(Rotation::Invalid);
         };
-        let mut shard = lock(self.family_shard(id));
-        let Some(family) = shard.get_mut(id) else {
+        let mut guard = lock(self.family_shard(u128::from(low)));
+        let Some(at) = guard.holding(low, &presented) else {
             return Ok(Rotation::Invalid);
         };
+        let family = &mut guard.families[at];
         if family.revoked || family.expires_at < now {
             return Ok(Rotation::Invalid);
         }
@@ -283,11 +378,11 @@ impl SessionStore for MemorySessionStore {
             && family.current != presented
             && family.rotated.last() == Some(&presented)
             && !family.grace_used
-            && now.saturating_sub(family.rotated_at)
+            && now.saturating_sub(i64::from(family.rotated_at))
                 <= i64::try_from(reuse_interval).unwrap_or(i64::MAX);
         if family.current != presented && !grace {
             family.revoked = true;
-            return Ok(Rotation::Reused(family.session(id)));
+            return Ok(Rotation::Reused(guard.session(&guard.families[at])));
         }
         // Rotate the current token away (on a grace retry, the one whose answer was lost),
         // keeping the latest ROTATED_TOKENS_KEPT; the oldest is forgotten.
@@ -304,60 +399,54 @@ impl SessionStore for MemorySessionStore {
         if grace {
             family.grace_used = true;
         } else {
-            family.rotated_at = now;
+            family.rotated_at = seconds(now);
             family.grace_used = false;
         }
-        let session = family.session(id);
-        lock(self.token_shard(&next)).insert(next, id);
+        let session = guard.session(&guard.families[at]);
+        lock(self.token_shard(&next)).insert(next, low);
         Ok(Rotation::Rotated(session))
     }
 
     async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {
-        Ok(self.revoke_family(id_bits(id.as_str())))
+        let id = id_bits(id.as_str());
+        Ok(self.revoke_in(low(id), |shard| shard.get_mut(id)))
     }
 
     /// A scan of every shard (no index by user: these are operators' calls, not requests').
     async fn revoke_user(&self, user: &UserId) -> Result<u64, StoreError> {
-        let user = CompactId::new(user.as_str());
         let mut revoked = 0;
-        for shard in self.families.iter() {
-            for (_, family) in lock(shard).families.iter_mut() {
-                if family.user == user && !family.revoked {
-                    family.revoked = true;
+        self.for_user(user, |shard, user| {
+            for at in 0..shard.families.len() {
+                if shard.is_of(&shard.families[at], user) && !shard.families[at].revoked {
+                    shard.families[at].revoked = true;
                     revoked += 1;
                 }
             }
-        }
+        });
         Ok(revoked)
     }
 
     async fn list_user(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError> {
-        let user = CompactId::new(user.as_str());
         let mut live = Vec::new();
-        for shard in self.families.iter() {
-            for (id, family) in lock(shard).families.iter() {
-                if family.user == user && !family.revoked && family.expires_at >= now {
-                    live.push(family.session(*id));
+        self.for_user(user, |shard, user| {
+            for family in &shard.families {
+                if shard.is_of(family, user) && !family.revoked && family.expires_at >= now {
+                    live.push(shard.session(family));
                 }
             }
-        }
+        });
         // No creation time is kept in memory: oldest first by expiry (one session lifetime).
         live.sort_by(|a, b| (a.expires_at, a.id.as_str()).cmp(&(b.expires_at, b.id.as_str())));
         Ok(live)
     }
 
     async fn delete_user(&self, user: &UserId) -> Result<u64, StoreError> {
-        let user = CompactId::new(user.as_str());
         let mut deleted = 0;
-        for shard in self.families.iter() {
-            let mut shard = lock(shard);
-            for family in shard.remove_where(|f| f.user == user) {
-                for token in family.tokens() {
-                    lock(self.token_shard(token)).remove(token);
-                }
-                deleted += 1;
-            }
-        }
+        self.for_user(user, |shard, user| {
+            let gone = shard.remove_where(|shard, f| shard.is_of(f, user));
+            self.forget_tokens(&gone);
+            deleted += gone.len() as u64;
+        });
         Ok(deleted)
     }
 
@@ -374,8 +463,12 @@ impl SessionStore for MemorySessionStore {
     }
 
     async fn revoke_by_token(&self, token: &KeyDigest) -> Result<bool, StoreError> {
-        Ok(match self.family_of(&token_key(token)) {
-            Some(id) => self.revoke_family(id),
+        let token = token_key(token);
+        Ok(match self.family_of(&token) {
+            Some(low) => self.revoke_in(low, |shard| {
+                let at = shard.holding(low, &token)?;
+                Some(&mut shard.families[at])
+            }),
             None => false,
         })
     }
@@ -473,9 +566,50 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn families_whose_ids_share_their_low_bits_stay_apart() {
+        let store = MemorySessionStore::new();
+        let now = unix_now();
+        // The token index keeps the low 32 bits of a family's id; these two share them.
+        let session = |high: u128| {
+            Session::new(
+                SessionId::new(
+                    uuid::Uuid::from_u128((high << 64) | 0x0123_4567_89ab_cdef)
+                        .hyphenated()
+                        .to_string(),
+                ),
+                UserId::random(),
+                AppId::from("acme"),
+                now + 3600,
+            )
+        };
+        let (a, b) = (session(1), session(2));
+        let token = |name: &str| KeyDigest::of(name.as_bytes());
+        store.create(&a, &token("a0")).await.unwrap();
+        store.create(&b, &token("b0")).await.unwrap();
+        let rotate = |from: &'static str, to: &'static str| {
+            let store = &store;
+            async move {
+                store
+                    .rotate(&token(from), &token(to), now, 0)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(rotate("b0", "b1").await, Rotation::Rotated(b.clone()));
+        assert_eq!(rotate("a0", "a1").await, Rotation::Rotated(a.clone()));
+        // Reuse of a's old token revokes a, not b.
+        assert_eq!(rotate("a0", "a2").await, Rotation::Reused(a.clone()));
+        assert_eq!(rotate("a1", "a2").await, Rotation::Invalid);
+        assert_eq!(rotate("b1", "b2").await, Rotation::Rotated(b.clone()));
+        assert!(store.revoke_by_token(&token("b2")).await.unwrap());
+        assert!(!store.revoke(&a.id).await.unwrap(), "a was revoked already");
+        assert_eq!(rotate("b2", "b3").await, Rotation::Invalid);
+    }
+
     #[test]
-    fn a_family_takes_128_bytes_with_its_key() {
-        assert!(std::mem::size_of::<(u128, Family)>() <= 128);
+    fn a_family_takes_96_bytes() {
+        assert!(std::mem::size_of::<Family>() <= 96);
     }
 
     #[tokio::test]
