@@ -259,6 +259,15 @@ impl StoreError {
     pub fn is_timeout(&self) -> bool {
         self.kind == StoreErrorKind::Timeout
     }
+
+    /// The same error for another caller: the same kind, the source as its message (one
+    /// failed write answers every caller whose row it held).
+    pub(crate) fn for_another(&self) -> StoreError {
+        StoreError {
+            kind: self.kind,
+            source: self.source.as_ref().map(|s| s.to_string().into()),
+        }
+    }
 }
 
 impl fmt::Debug for StoreError {

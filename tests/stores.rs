@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -311,6 +311,62 @@ mod behaviour {
         }
         assert_eq!(ids.len(), 1);
         assert_eq!(sign_ups, 1);
+    }
+
+    /// Many users signing up at once (written in groups on SQLite), some twice, some with a
+    /// changed profile, and callers giving up halfway: each user gets one id and keeps the
+    /// profile written last; the store keeps answering.
+    pub(crate) async fn concurrent_upserts_of_many_users_stay_apart(b: Backend) {
+        let app = AppId::from("acme");
+        let ids: Vec<String> = (0..60).map(|_| unique("user")).collect();
+        let upsert = |id: &str, email: &str| {
+            let (users, app, p) = (b.users().clone(), app.clone(), profile(id, email));
+            tokio::spawn(async move {
+                let up = users.upsert_external(&app, &p).await.unwrap();
+                assert_eq!(
+                    up.user().external_id,
+                    p.external_id,
+                    "the answer is the caller's"
+                );
+                up
+            })
+        };
+        // Callers that give up at once: their rows may or may not be written.
+        for id in &ids[..20] {
+            upsert(id, "gone@x.io").abort();
+        }
+        let calls: Vec<_> = ids
+            .iter()
+            .flat_map(|id| [upsert(id, "a@x.io"), upsert(id, "a@x.io")])
+            .collect();
+        let mut by_user: HashMap<String, (HashSet<UserId>, usize)> = HashMap::new();
+        for call in calls {
+            let up = call.await.unwrap();
+            let signed_up = matches!(up, Upserted::SignedUp(_)) as usize;
+            let user = up.into_user();
+            assert_eq!(user.email, "a@x.io");
+            let entry = by_user.entry(user.external_id.clone()).or_default();
+            entry.0.insert(user.id);
+            entry.1 += signed_up;
+        }
+        assert_eq!(by_user.len(), ids.len());
+        for (id, (user_ids, sign_ups)) in &by_user {
+            assert_eq!(user_ids.len(), 1, "{id} has one id");
+            // Those a caller gave up on may have been signed up by that caller.
+            if ids[20..].contains(id) {
+                assert_eq!(*sign_ups, 1, "{id} signed up once");
+            } else {
+                assert!(*sign_ups <= 1, "{id} signed up at most once");
+            }
+        }
+        // A changed profile after the crowd: written, same id.
+        let changed = b
+            .users()
+            .upsert_external(&app, &profile(&ids[0], "b@x.io"))
+            .await
+            .unwrap();
+        assert_eq!(changed.user().email, "b@x.io");
+        assert!(by_user[&ids[0]].0.contains(&changed.user().id));
     }
 
     pub(crate) async fn ledger_accepts_a_jti_once(b: Backend) {
@@ -1100,6 +1156,7 @@ macro_rules! suite {
             apps_do_not_share_users,
             unknown_user_is_none,
             concurrent_first_upserts_make_one_user,
+            concurrent_upserts_of_many_users_stay_apart,
             users_are_erased,
             exists_until_erased,
         );

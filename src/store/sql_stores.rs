@@ -6,8 +6,15 @@
 //! a rotation are locked, and which column orders keys by insertion. A macro rather than
 //! generics over `sqlx::Database`, whose executor bounds would fill a page per impl.
 
-use crate::StoreError;
-use crate::store::User;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::store::{ExternalProfile, User};
+use crate::{AppId, StoreError, UserId};
+
+/// The columns of `tcx_users`, in the order the stores read them.
+pub(crate) const USER_COLUMNS: &str =
+    "id, app_id, external_id, email, first_name, created_at, updated_at";
 
 /// A user look-up by the store's own means, off the pool: `(app, external id)` or id.
 #[derive(Clone, Copy, Debug)]
@@ -17,30 +24,125 @@ pub(crate) enum UserQuery<'a> {
     Id(&'a str),
 }
 
-/// A faster read path beside the pool (SQLite reads on the calling thread); `None` when a
-/// backend has none, and the pool answers.
-pub(crate) trait UserReader: Clone + std::fmt::Debug + Send + Sync + 'static {
-    fn read(&self, query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>>;
+/// One sign-up or profile change to write: the row an upsert of `rows` rows binds.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) struct Upsert {
+    pub(crate) app: AppId,
+    pub(crate) profile: ExternalProfile,
+    /// The id the user gets if it is new.
+    pub(crate) new_id: UserId,
+    pub(crate) now: i64,
 }
 
-/// No read path but the pool.
+/// The row an upsert returned (`None`: the stored profile was already this one).
+pub(crate) type UpsertResult = Result<Option<User>, StoreError>;
+
+/// A write on the store's own path, owning what it needs.
+pub(crate) type Written = Pin<Box<dyn Future<Output = UpsertResult> + Send>>;
+
+/// Faster paths beside the pool (SQLite: reads on the calling thread, sign-ups written in
+/// groups); `None` from either when a backend has none, and the pool answers.
+pub(crate) trait UserShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
+    fn read(&self, query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>>;
+    fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert>;
+}
+
+/// No path but the pool.
 #[derive(Clone, Copy, Debug)]
 #[cfg(feature = "postgres")]
 pub(crate) struct PoolOnly;
 
 #[cfg(feature = "postgres")]
-impl UserReader for PoolOnly {
+impl UserShortcuts for PoolOnly {
     fn read(&self, _query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>> {
         None
     }
+
+    fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert> {
+        Err(upsert)
+    }
+}
+
+/// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
+/// a known one updated when its email or first name changed; every row written comes back.
+/// Row `r` binds `$6r+1 ..= $6r+6`: new id, app, external id, email, first name, now.
+pub(crate) fn upsert_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p = |n: usize| format!("${}", 6 * r + n);
+            format!(
+                "({}, {}, {}, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(6)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO tcx_users ({USER_COLUMNS}) VALUES {}
+         ON CONFLICT (app_id, external_id) DO UPDATE SET
+             email = excluded.email,
+             first_name = excluded.first_name,
+             updated_at = excluded.updated_at
+         WHERE tcx_users.email <> excluded.email
+            OR tcx_users.first_name <> excluded.first_name
+         RETURNING {USER_COLUMNS}",
+        values.join(", ")
+    )
+}
+
+/// Binds the rows of [`upsert_sql`].
+pub(crate) fn bind_upserts<'q, DB: sqlx::Database>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    upserts: impl IntoIterator<Item = &'q Upsert>,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for u in upserts {
+        query = query
+            .bind(u.new_id.as_str())
+            .bind(u.app.as_str())
+            .bind(u.profile.external_id.as_str())
+            .bind(u.profile.email.as_str())
+            .bind(u.profile.first_name.as_str())
+            .bind(u.now);
+    }
+    query
+}
+
+/// A `tcx_users` row as a user.
+pub(crate) fn user_from_row<'r, R: sqlx::Row>(row: &'r R) -> Result<User, StoreError>
+where
+    &'static str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let read = || -> Result<User, sqlx::Error> {
+        Ok(User {
+            id: UserId::new(row.try_get::<String, _>("id")?),
+            app: AppId::new(row.try_get::<String, _>("app_id")?),
+            external_id: row.try_get("external_id")?,
+            email: row.try_get("email")?,
+            first_name: row.try_get("first_name")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    };
+    read().map_err(crate::store::sql::store_error)
 }
 
 macro_rules! sql_stores {
     (
         backend: $backend:literal,
         pool: $Pool:ty,
-        reader: $Reader:ty = $make_reader:expr,
-        row: $Row:ty,
+        shortcuts: $Shortcuts:ty = $make_shortcuts:expr,
         users: $Users:ident,
         keys: $Keys:ident,
         ledger: $Ledger:ident,
@@ -59,8 +161,7 @@ macro_rules! sql_stores {
         };
         use crate::{ApiKey, AppId, Jti, KeyDigest, KeyId, SessionId, StoreError, UserId};
 
-        const USER_COLUMNS: &str =
-            "id, app_id, external_id, email, first_name, created_at, updated_at";
+        use crate::store::sql_stores::{USER_COLUMNS, UserQuery, UserShortcuts, user_from_row};
 
         #[doc = concat!("Users in ", $backend, "'s `tcx_users` table; `(app_id, external_id)` is unique.")]
         ///
@@ -68,24 +169,23 @@ macro_rules! sql_stores {
         #[derive(Clone, Debug)]
         pub struct $Users {
             pool: $Pool,
-            reader: $Reader,
+            shortcuts: $Shortcuts,
         }
 
         impl $Users {
             /// Users in `pool`'s database (migrated by [`migrate`](super::migrate)).
             pub fn new(pool: $Pool) -> Self {
-                let make_reader: fn(&$Pool) -> $Reader = $make_reader;
-                let reader = make_reader(&pool);
-                $Users { pool, reader }
+                let make_shortcuts: fn(&$Pool) -> $Shortcuts = $make_shortcuts;
+                let shortcuts = make_shortcuts(&pool);
+                $Users { pool, shortcuts }
             }
 
             async fn fetch_user(&self, condition: &str, a: &str, b: Option<&str>) -> Result<Option<User>, StoreError> {
-                use crate::store::sql_stores::{UserQuery, UserReader};
                 let query = match b {
                     Some(b) => UserQuery::External(a, b),
                     None => UserQuery::Id(a),
                 };
-                if let Some(found) = self.reader.read(query) {
+                if let Some(found) = self.shortcuts.read(query) {
                     return found;
                 }
                 let sql = format!("SELECT {USER_COLUMNS} FROM tcx_users WHERE {condition}");
@@ -106,21 +206,6 @@ macro_rules! sql_stores {
             }
         }
 
-        fn user_from_row(row: &$Row) -> Result<User, StoreError> {
-            let read = || -> Result<User, sqlx::Error> {
-                Ok(User {
-                    id: UserId::new(row.try_get::<String, _>("id")?),
-                    app: AppId::new(row.try_get::<String, _>("app_id")?),
-                    external_id: row.try_get("external_id")?,
-                    email: row.try_get("email")?,
-                    first_name: row.try_get("first_name")?,
-                    created_at: row.try_get("created_at")?,
-                    updated_at: row.try_get("updated_at")?,
-                })
-            };
-            read().map_err(store_error)
-        }
-
         #[async_trait]
         impl UserStore for $Users {
             async fn upsert_external(&self, app: &AppId, profile: &ExternalProfile) -> Result<Upserted, StoreError> {
@@ -129,30 +214,27 @@ macro_rules! sql_stores {
                 {
                     return Ok(Upserted::SignedIn(user));
                 }
-                let new_id = UserId::random();
-                let sql = format!(
-                    "INSERT INTO tcx_users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6)
-                     ON CONFLICT (app_id, external_id) DO UPDATE SET
-                         email = excluded.email,
-                         first_name = excluded.first_name,
-                         updated_at = excluded.updated_at
-                     WHERE tcx_users.email <> excluded.email
-                        OR tcx_users.first_name <> excluded.first_name
-                     RETURNING {USER_COLUMNS}"
-                );
-                let row = sqlx::query(&sql)
-                    .bind(new_id.as_str())
-                    .bind(app.as_str())
-                    .bind(&profile.external_id)
-                    .bind(&profile.email)
-                    .bind(&profile.first_name)
-                    .bind(unix_now())
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(store_error)?;
-                match row {
-                    Some(row) => {
-                        let user = user_from_row(&row)?;
+                let upsert = crate::store::sql_stores::Upsert {
+                    app: app.clone(),
+                    profile: profile.clone(),
+                    new_id: UserId::random(),
+                    now: unix_now(),
+                };
+                let new_id = upsert.new_id.clone();
+                let written = match self.shortcuts.upsert(upsert) {
+                    Ok(written) => written.await?,
+                    Err(upsert) => {
+                        let sql = crate::store::sql_stores::upsert_sql(1);
+                        crate::store::sql_stores::bind_upserts(sqlx::query(&sql), [&upsert])
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(store_error)?
+                            .map(|row| user_from_row(&row))
+                            .transpose()?
+                    }
+                };
+                match written {
+                    Some(user) => {
                         Ok(if user.id == new_id { Upserted::SignedUp(user) } else { Upserted::SignedIn(user) })
                     }
                     // Someone else stored the same profile in between: nothing to change.

@@ -137,6 +137,10 @@ pub async fn connect(options: &PostgresOptions) -> Result<PgPool, StoreError> {
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
+        // No ping before each use: it is a round trip the request waits for, on every
+        // statement. A connection that died meanwhile fails its statement (503/7 for that
+        // request) and is replaced.
+        .test_before_acquire(false)
         .connect_with(connect)
         .await
         .map_err(store_error)?;

@@ -1,13 +1,11 @@
 //! The SQL stores of [`sql_stores!`](crate::store::sql_stores) on a PostgreSQL pool.
 
 use sqlx::PgPool;
-use sqlx::postgres::PgRow;
 
 crate::store::sql_stores::sql_stores! {
     backend: "PostgreSQL",
     pool: PgPool,
-    reader: crate::store::sql_stores::PoolOnly = |_| crate::store::sql_stores::PoolOnly,
-    row: PgRow,
+    shortcuts: crate::store::sql_stores::PoolOnly = |_| crate::store::sql_stores::PoolOnly,
     users: PostgresUserStore,
     keys: PostgresApiKeyStore,
     ledger: PostgresReplayLedger,

@@ -31,12 +31,42 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::sql::{apply_migrations, store_error};
+use super::sql_stores::{Upsert, UserQuery, UserShortcuts, Written};
 use crate::StoreError;
+use crate::store::User;
 
 mod readers;
 mod stores;
+mod upserts;
 
 pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore};
+
+/// The user store's paths beside the pool: reads on the calling thread, sign-ups written
+/// in groups.
+#[derive(Clone, Debug)]
+struct Shortcuts {
+    readers: readers::InlineReaders,
+    upserts: upserts::GroupedUpserts,
+}
+
+impl Shortcuts {
+    fn for_pool(pool: &SqlitePool) -> Self {
+        Shortcuts {
+            readers: readers::InlineReaders::for_pool(pool),
+            upserts: upserts::GroupedUpserts::new(pool.clone()),
+        }
+    }
+}
+
+impl UserShortcuts for Shortcuts {
+    fn read(&self, query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>> {
+        self.readers.read(query)
+    }
+
+    fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert> {
+        self.upserts.upsert(upsert)
+    }
+}
 
 /// The embedded migrations, applied in order; each runs once per database.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -71,6 +101,9 @@ pub async fn open(path: impl AsRef<Path>) -> Result<SqlitePool, StoreError> {
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))
+        // No ping before each use: a round trip to the connection's thread on every
+        // statement, for a file that cannot go away the way a server connection can.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(store_error)?;

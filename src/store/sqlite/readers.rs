@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use sqlx::SqlitePool;
 
 use crate::store::User;
-use crate::store::sql_stores::{UserQuery, UserReader};
+use crate::store::sql_stores::UserQuery;
 use crate::util::sync::lock;
 use crate::{AppId, StoreError, UserId};
 
@@ -109,8 +109,9 @@ fn user(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-impl UserReader for InlineReaders {
-    fn read(&self, query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>> {
+impl InlineReaders {
+    /// The user `query` names, read on the calling thread; `None` for an in-memory database.
+    pub(crate) fn read(&self, query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>> {
         let readers = self.0.as_ref()?;
         Some(readers.with(|conn| {
             match query {

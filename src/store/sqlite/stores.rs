@@ -1,13 +1,11 @@
 //! The SQL stores of [`sql_stores!`](crate::store::sql_stores) on a SQLite pool.
 
 use sqlx::SqlitePool;
-use sqlx::sqlite::SqliteRow;
 
 crate::store::sql_stores::sql_stores! {
     backend: "SQLite",
     pool: SqlitePool,
-    reader: super::readers::InlineReaders = super::readers::InlineReaders::for_pool,
-    row: SqliteRow,
+    shortcuts: super::Shortcuts = super::Shortcuts::for_pool,
     users: SqliteUserStore,
     keys: SqliteApiKeyStore,
     ledger: SqliteReplayLedger,
