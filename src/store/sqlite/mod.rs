@@ -3,7 +3,14 @@
 //!
 //! Tables are prefixed `tcx_` so they can live in a host's database; the schema is created
 //! by the embedded migrations that [`open`] (or [`migrate`]) applies. The database runs in
-//! WAL mode with `synchronous = NORMAL`.
+//! WAL mode with `synchronous = NORMAL`: every write is committed to the WAL before the call
+//! returns, so a crash of the process loses nothing; the WAL reaches the disk at checkpoints,
+//! so a power cut or kernel crash can lose the commits since the last one (the file stays
+//! consistent). The README's "Durability" paragraph says what that can undo.
+//!
+//! Concurrent sign-ups ([`UserStore::upsert_external`](crate::store::UserStore)) are written
+//! in groups, one statement and one commit each, by a task the user store starts on its
+//! first sign-up; each call returns once its group is committed.
 //!
 //! Expired ledger entries and sessions are deleted by housekeeping, never inside a request:
 //! [`ReplayLedger::purge_expired`](crate::store::ReplayLedger::purge_expired) and
