@@ -9,7 +9,10 @@
 #
 # Run with: bash bench/load.sh
 # Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32),
-# ONLY (a regex: run the baseline and the scenarios whose label matches, e.g. ONLY=flood).
+# ONLY (a regex: run the baseline and the scenarios whose label matches, e.g. ONLY=flood;
+# ONLY=backends and ONLY='long run' for the two scripts below).
+# At the end it runs bench/backends.sh (PostgreSQL and Redis against bare clients) and
+# bench/memory.sh (resident memory over a long run); about 25 minutes in all.
 # The flood scenarios (requests without valid credentials beside legitimate ones, on SQLite
 # and, when it runs on 127.0.0.1:5432, PostgreSQL) print a second table.
 # Every server starts as the README starts it (RUST_LOG unset: info); two rows at RUST_LOG=warn
@@ -17,19 +20,15 @@
 # Installs wrk from Debian's packages if it is missing. Loopback only; every run is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 CONNECTIONS=${CONNECTIONS:-32}
-KEY=bench-key-0123456789abcdef0123456789abcdef
-SECRET=bench-secret-0123456789abcdef0123456789abcdef
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)..." >&2
-  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
-fi
+need_wrk
 cargo build --release --features full --examples >&2
 BIN=target/release/examples
 CLK_TCK=$(getconf CLK_TCK)
@@ -39,19 +38,9 @@ CLK_TCK=$(getconf CLK_TCK)
 # sets it.
 start() {
   local name=$1; shift
-  local out="$WORK/$name.$RANDOM.out"
-  env -u RUST_LOG TCX_LISTEN=127.0.0.1:0 TCX_API_KEYS="bench:$KEY" TCX_JWT_SECRET="$SECRET" \
-    TCX_ONE_TIME_TOKEN_TTL=3600 "$@" "$BIN/$name" >"$out" 2>"$WORK/$name.err" &
-  PID=$!
-  for _ in $(seq 1 100); do
-    grep -q '^listening on' "$out" 2>/dev/null && break
-    sleep 0.1
-  done
-  URL=$(sed -n 's/^listening on //p' "$out")
-  [ -n "$URL" ] || { echo "$name did not start: $(cat "$WORK/$name.err")" >&2; exit 1; }
+  serve "$BIN/$name" "$WORK" TCX_ONE_TIME_TOKEN_TTL=3600 "$@"
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 peak_rss_mb() { awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 
 # run PID URL SCRIPT [VAR=VALUE...]: one wrk run against the server PID at URL; prints
@@ -105,6 +94,9 @@ scenario() {
     if [ "$script" = token ]; then
       mint
       run_ours=(run "$PID" "$URL" bench/token.lua TOKENS="$WORK/tokens")
+    elif [ "$script" = refresh ]; then
+      python3 bench/mint_refresh_tokens.py "${URL#http://}" "$KEY" $((CONNECTIONS * 2)) "$WORK/refresh"
+      run_ours=(run "$PID" "$URL" bench/refresh.lua REFRESH_TOKENS="$WORK/refresh")
     else
       run_ours=(run "$PID" "$URL" "$script" $wrk_env)
     fi
@@ -137,6 +129,9 @@ scenario "memory, new user each request" axum bench/external.lua USERS=distinct 
 scenario "sqlite (WAL), existing user" axum bench/external.lua USERS=repeat TCX_DATABASE_URL="sqlite://$WORK/bench.db"
 scenario "sqlite (WAL), new user each request" axum bench/external.lua USERS=distinct TCX_DATABASE_URL="sqlite://$WORK/bench2.db"
 scenario "redeem /token (memory ledger)" axum token - TCX_DATABASE_URL=memory:
+scenario "redeem /token (sqlite)" axum token - TCX_DATABASE_URL="sqlite://$WORK/bench3.db"
+scenario "refresh /refresh (memory)" axum refresh - TCX_DATABASE_URL=memory:
+scenario "refresh /refresh (sqlite)" axum refresh - TCX_DATABASE_URL="sqlite://$WORK/bench4.db"
 # Beside the default: the same two in-memory scenarios at RUST_LOG=warn, for comparison.
 scenario "memory, existing user (RUST_LOG=warn)" axum bench/external.lua USERS=repeat TCX_DATABASE_URL=memory: RUST_LOG=warn
 scenario "memory, new user each request (RUST_LOG=warn)" axum bench/external.lua USERS=distinct TCX_DATABASE_URL=memory: RUST_LOG=warn
@@ -203,19 +198,40 @@ for line in open(sys.argv[1]):
     scenarios.setdefault(label, []).append((pair, rss))
     baseline.append(pair[1])
 med = lambda xs: statistics.median(xs)
+# Issue 17's goals against the baseline: (req/s at least, p99 at most, server CPU at most).
+GOALS = {
+    "memory, existing user": (0.80, 1.5, 1.25),
+    "memory, new user each request": (0.75, None, None),
+    "redeem /token (memory ledger)": (0.70, None, None),
+}
+def verdict(goals, ratios):
+    said = []
+    for name, goal, ratio, at_least in zip(("req/s", "p99", "CPU"), goals, ratios, (True, False, False)):
+        if goal is not None:
+            met = ratio >= goal if at_least else ratio <= goal
+            said.append(f"{name} {'≥' if at_least else '≤'} {goal:.2f}× {'met' if met else 'NOT met'}")
+    return "; ".join(said) or "-"
 def row(label, runs, ratios, rss):
     rps, p50, p99, cpu, client = (med([r[k] for r in runs]) for k in ("rps", "p50", "p99", "cpu", "client"))
     errors = int(sum(r["errors"] for r in runs))
     rr, pr, cr = ratios
-    print(f"| {label} | {rps:,.0f} | {rr} | {p50:.3f} | {p99:.3f} | {pr} | {errors} | {cpu:.1f} | {cr} | {client:.1f} | {rss} |")
-print("| scenario | req/s | × baseline | p50 ms | p99 ms | p99 × baseline | errors | server CPU µs/req | × baseline | wrk CPU µs/req | peak RSS MB |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+    goals = verdict(GOALS[label], ratios) if label in GOALS else "-"
+    print(f"| {label} | {rps:,.0f} | {rr:.2f} | {p50:.3f} | {p99:.3f} | {pr:.2f} | {errors} | {cpu:.1f} | {cr:.2f} | {client:.1f} | {rss} | {goals} |")
+    return rps
+print("| scenario | req/s | × baseline | p50 ms | p99 ms | p99 × baseline | errors | server CPU µs/req | × baseline | wrk CPU µs/req | peak RSS MB | goals |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 if baseline:
-    row("baseline (axum, same JSON, constant answer)", baseline, ("1.00", "1.00", "1.00"), sys.argv[2])
+    row("baseline (axum, same JSON, constant answer)", baseline, (1.0, 1.0, 1.0), sys.argv[2])
+rates = {}
 for label, pairs in scenarios.items():
     ours = [p[0] for p, _ in pairs]
-    ratio = lambda k: f"{med([p[0][k] / p[1][k] for p, _ in pairs]):.2f}"
-    row(label, ours, (ratio("rps"), ratio("p99"), ratio("cpu")), pairs[-1][1])
+    ratio = lambda k: med([p[0][k] / p[1][k] for p, _ in pairs])
+    rates[label] = row(label, ours, (ratio("rps"), ratio("p99"), ratio("cpu")), pairs[-1][1])
+# SQLite's sign-ups against the in-memory ones of the same run (goal: at least 0.5×).
+sqlite, memory = rates.get("sqlite (WAL), new user each request"), rates.get("memory, new user each request")
+if sqlite and memory:
+    ratio = sqlite / memory
+    print(f"\nSQLite sign-ups ÷ in-memory sign-ups: {ratio:.2f} (goal ≥ 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
 PY
 python3 - "$WORK/flood" <<'PY'
 import statistics, sys
@@ -239,3 +255,19 @@ for label, modes in alone.items():
           f"{cpu['signout']:.1f} ({cpu['signout'] / cpu['badkey']:.2f}) | {rate(up):,.0f}, {up['errors']} | "
           f"{rate(token):,.0f}, {token['errors']} | {rate(flood):,.0f} |")
 PY
+
+# PostgreSQL (+ the Redis ledger) against bare clients sending the same statements
+# (bench/backends.sh), then the resident memory over a long run with short lifetimes
+# (bench/memory.sh); each prints its own table. ONLY=backends or ONLY=long runs one of them.
+if [ -z "${ONLY:-}" ] || [[ backends =~ $ONLY ]]; then
+  if pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+    echo
+    bash bench/backends.sh
+  else
+    echo "PostgreSQL is not answering on 127.0.0.1:5432: the backend scenarios did not run" >&2
+  fi
+fi
+if [ -z "${ONLY:-}" ] || [[ "long run" =~ $ONLY ]]; then
+  echo
+  bash bench/memory.sh
+fi

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Memory over a long run (issue 17, goal 5): the reference server (axum, in-memory stores) as
+# the README starts it, but with short lifetimes (sessions TCX_SESSION_TTL=30 s, oneTimeTokens
+# TCX_ONE_TIME_TOKEN_TTL=10 s), under the whole flow (bench/flow.lua: a sign-in, then the
+# redemption of its token; every redemption starts a session and uses a jti) for DURATION
+# seconds. The resident memory is read every 10 s. Housekeeping runs every 60 s: once the
+# first sessions have expired and a pass has forgotten them, the resident memory should stop
+# growing: it rises and falls between passes, around a level that stays. Prints the samples
+# and the verdict below.
+#
+# Run with: bash bench/memory.sh
+# Knobs: DURATION (seconds, 240; at least 150 to see two housekeeping passes after the
+# first expiry), CONNECTIONS (32), SESSION_TTL (30).
+# The verdict: the peak of the last 60 s (one housekeeping interval) against the peak of the
+# 60 s before; goal at most 1.10x (flat: memory freed by a pass is reused, not added to).
+# Installs wrk from Debian's packages if it is missing. Loopback only; the run is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/common.sh
+
+DURATION=${DURATION:-240}
+CONNECTIONS=${CONNECTIONS:-32}
+SESSION_TTL=${SESSION_TTL:-30}
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+need_wrk
+cargo build --release --features full --example axum >&2
+
+serve target/release/examples/axum "$WORK" TCX_DATABASE_URL=memory: \
+  TCX_SESSION_TTL="$SESSION_TTL" TCX_ONE_TIME_TOKEN_TTL=10
+
+rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$PID/status"; }
+
+echo "start: $(rss_mb) MB resident" >&2
+env BENCH_KEY="$KEY" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/flow.lua \
+  "$URL/user/api/auth/external" >"$WORK/wrk" &
+WRK=$!
+: >"$WORK/samples"
+for t in $(seq 10 10 "$DURATION"); do
+  sleep 10
+  echo "$t $(rss_mb)" | tee -a "$WORK/samples" >&2
+done
+wait $WRK
+kill "$PID"; wait "$PID" 2>/dev/null || true
+
+echo
+echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s bench/flow.lua (a sign-in, then its redemption), in-memory stores, sessions live ${SESSION_TTL} s, housekeeping every 60 s; $(nproc) cores; $(date -u +%Y-%m-%d)"
+python3 - "$WORK/samples" "$(grep '^RESULT' "$WORK/wrk")" "$SESSION_TTL" <<'PY'
+import sys
+samples = [tuple(map(float, line.split())) for line in open(sys.argv[1])]
+fields = dict(kv.split("=") for kv in sys.argv[2].split()[1:])
+requests, seconds = int(fields["requests"]), int(fields["duration_us"]) / 1e6
+print(f"{requests / seconds:,.0f} requests/s (half of them redemptions: {requests / seconds / 2:,.0f} sessions/s), "
+      f"{fields['errors']} errors, p99 {int(fields['p99_us']) / 1000:.1f} ms")
+print("| seconds | " + " | ".join(f"{t:.0f}" for t, _ in samples) + " |")
+print("|---" * (len(samples) + 1) + "|")
+print("| RSS MB | " + " | ".join(f"{m:.1f}" for _, m in samples) + " |")
+end = samples[-1][0]
+last = max(m for t, m in samples if t > end - 60)
+before = max((m for t, m in samples if end - 120 < t <= end - 60), default=None)
+if before is None:
+    print("too short a run for a verdict (it needs two housekeeping intervals of samples)")
+else:
+    verdict = "flat" if last <= before * 1.10 else "still growing"
+    print(f"peak RSS, the 60 s before the last: {before:.1f} MB; the last 60 s: {last:.1f} MB: "
+          f"{last / before:.2f}x ({verdict}; goal: at most 1.10x)")
+PY
