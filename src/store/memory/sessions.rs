@@ -37,12 +37,12 @@ pub struct MemorySessionStore {
     tokens: Box<[Mutex<TokenIndex>]>,
 }
 
-/// One shard's families: kept densely in a vector (a new one is appended, not written at a
-/// random place in a large table), found by their session id's bits through a table of
-/// 4-byte positions.
+/// One shard's families: kept densely in fixed chunks (a new one is appended, not written
+/// at a random place in a large table), found by their session id's bits through a table
+/// of 4-byte positions.
 #[derive(Debug)]
 struct FamilyShard {
-    families: Vec<Family>,
+    families: Families,
     /// Positions in `families`, hashed by the low 32 bits of the family's id.
     by_id: HashTable<u32>,
     /// Hashes the ids for `by_id` (foldhash, seeded per shard).
@@ -64,12 +64,68 @@ struct Extra {
 impl Default for FamilyShard {
     fn default() -> Self {
         FamilyShard {
-            families: Vec::new(),
+            families: Families::default(),
             by_id: HashTable::new(),
             hasher: RandomState::default(),
             apps: HashSet::new(),
             extra: HashMap::default(),
         }
+    }
+}
+
+/// How many families a chunk holds (6 KiB of them).
+const CHUNK: usize = 64;
+
+/// A shard's families in chunks of [`CHUNK`], each allocated once at its full size and
+/// never moved: a growing shard adds a chunk instead of copying itself into a larger buffer
+/// and freeing the old one (freed buffers of every size are what the allocator keeps
+/// resident and reuses only in part).
+#[derive(Debug, Default)]
+struct Families {
+    chunks: Vec<Vec<Family>>,
+    len: usize,
+}
+
+impl Families {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, family: Family) {
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            chunk.push(family);
+            self.len += 1;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Family> {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl std::ops::Index<usize> for Families {
+    type Output = Family;
+
+    fn index(&self, at: usize) -> &Family {
+        &self.chunks[at / CHUNK][at % CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Families {
+    fn index_mut(&mut self, at: usize) -> &mut Family {
+        &mut self.chunks[at / CHUNK][at % CHUNK]
+    }
+}
+
+impl IntoIterator for Families {
+    type Item = Family;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<Vec<Family>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.into_iter().flatten()
     }
 }
 
@@ -118,10 +174,6 @@ impl FamilyShard {
         }
         let at = u32::try_from(self.families.len())
             .map_err(|_| StoreError::other("the in-memory session store's shard is full"))?;
-        // Grow by a quarter, not double: a shard's spare room stays under a quarter of it.
-        if self.families.len() == self.families.capacity() {
-            self.families.reserve_exact(self.families.len() / 4 + 8);
-        }
         if extra.id.is_some() || extra.user.is_some() {
             self.extra.insert(id, extra);
         }
@@ -139,9 +191,14 @@ impl FamilyShard {
 
     /// Removes the families `expired` picks; returns them.
     fn remove_where(&mut self, expired: impl Fn(&FamilyShard, &Family) -> bool) -> Vec<Family> {
-        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.families)
-            .into_iter()
-            .partition(|family| expired(self, family));
+        let (mut gone, mut kept) = (Vec::new(), Families::default());
+        for family in std::mem::take(&mut self.families) {
+            if expired(self, &family) {
+                gone.push(family);
+            } else {
+                kept.push(family);
+            }
+        }
         self.families = kept;
         self.by_id.clear();
         for at in 0..self.families.len() {
@@ -429,7 +486,7 @@ impl SessionStore for MemorySessionStore {
     async fn list_user(&self, user: &UserId, now: i64) -> Result<Vec<Session>, StoreError> {
         let mut live = Vec::new();
         self.for_user(user, |shard, user| {
-            for family in &shard.families {
+            for family in shard.families.iter() {
                 if shard.is_of(family, user) && !family.revoked && family.expires_at >= now {
                     live.push(shard.session(family));
                 }
