@@ -12,7 +12,7 @@
 # ONLY (a regex: run the baseline and the scenarios whose label matches, e.g. ONLY=flood;
 # ONLY=backends and ONLY='long run' for the two scripts below).
 # At the end it runs bench/backends.sh (PostgreSQL and Redis against bare clients) and
-# bench/memory.sh (resident memory over a long run); about 25 minutes in all.
+# bench/memory.sh (resident memory over a long run, 8 min); about 30 minutes in all.
 # The flood scenarios (requests without valid credentials beside legitimate ones, on SQLite
 # and, when it runs on 127.0.0.1:5432, PostgreSQL) print a second table.
 # Every server starts as the README starts it (RUST_LOG unset: info); two rows at RUST_LOG=warn
