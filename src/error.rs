@@ -262,6 +262,7 @@ impl StoreError {
 
     /// The same error for another caller: the same kind, the source as its message (one
     /// failed write answers every caller whose row it held).
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     pub(crate) fn for_another(&self) -> StoreError {
         StoreError {
             kind: self.kind,
