@@ -360,7 +360,7 @@ impl MemorySessionStore {
         }
     }
 
-    /// Every shard's families of `user`: `act` is called with each shard and the positions.
+    /// Calls `act` with each shard, locked, and `user` as the shard compares it.
     fn for_user(&self, user: &UserId, mut act: impl FnMut(&mut FamilyShard, &CompactId)) {
         let user = CompactId::new(user.as_str());
         for shard in self.families.iter() {

@@ -8,7 +8,7 @@
 //! group is only as large as the queue when the task comes back for more: under light load
 //! it is one row, written at once.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, OnceLock};
 
 use sqlx::SqlitePool;
@@ -103,16 +103,14 @@ async fn write_groups(pool: SqlitePool, mut jobs: mpsc::UnboundedReceiver<Job>) 
 fn next_group(waiting: &mut VecDeque<Job>) -> Vec<Job> {
     let mut group: Vec<Job> = Vec::new();
     let mut later = VecDeque::new();
-    let mut keys: HashSet<(String, String)> = HashSet::new();
     while let Some(job) = waiting.pop_front() {
         if job.answer.is_closed() {
             continue;
         }
-        let key = (job.key().0.to_owned(), job.key().1.to_owned());
-        if group.len() == MAX_GROUP || keys.contains(&key) {
+        // At most 64 in a group: a scan costs less than hashing owned keys.
+        if group.len() == MAX_GROUP || group.iter().any(|g| g.key() == job.key()) {
             later.push_back(job);
         } else {
-            keys.insert(key);
             group.push(job);
         }
     }
@@ -129,23 +127,21 @@ async fn write(pool: &SqlitePool, group: Vec<Job>) {
         .await;
     match written {
         Ok(rows) => {
-            let mut users = HashMap::with_capacity(rows.len());
-            for row in &rows {
-                match user_from_row(row) {
-                    Ok(user) => {
-                        users.insert(
-                            (user.app.as_str().to_owned(), user.external_id.clone()),
-                            user,
-                        );
-                    }
-                    Err(err) => {
-                        return answer_all(group, &err);
-                    }
-                }
-            }
+            let mut users = match rows
+                .iter()
+                .map(user_from_row)
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(users) => users,
+                Err(err) => return answer_all(group, &err),
+            };
             for job in group {
-                let key = (job.key().0.to_owned(), job.key().1.to_owned());
-                let _ = job.answer.send(Ok(users.remove(&key)));
+                let (app, external_id) = job.key();
+                let user = users
+                    .iter()
+                    .position(|u| u.app.as_str() == app && u.external_id == external_id)
+                    .map(|at| users.swap_remove(at));
+                let _ = job.answer.send(Ok(user));
             }
         }
         Err(err) if group.len() == 1 => {
