@@ -14,6 +14,7 @@
 # Prints the number of generated cases; exits non-zero on any failure.
 #
 # Variables: ST_FEATURES (cargo feature flags of the server's build, default none),
+# ST_PROFILE (cargo profile of the server's build: release, the default, or dev),
 # ST_MAX_EXAMPLES (per operation, default 200), ST_SEED (default 20240616),
 # ST_WORKERS (default 1: with more, the order of requests, and so the cases, vary).
 set -euo pipefail
@@ -41,16 +42,17 @@ if [[ "$("$VENV/bin/schemathesis" --version 2>/dev/null || true)" != *"$SCHEMATH
 fi
 
 # --- the reference server, started as the README starts it ----------------------------------
-# ST_FEATURES (e.g. --all-features) reuses a release build made with those features (.ci/run
-# has made one just before); the server's settings are the defaults either way.
+# ST_FEATURES (e.g. --all-features) and ST_PROFILE=dev reuse the debug build that .ci/run's
+# test step made; the server's settings are the defaults either way.
 read -r -a FEATURES <<<"${ST_FEATURES:-}"
-cargo build --release "${FEATURES[@]}" --example axum
+FEATURES+=(--profile "${ST_PROFILE:-release}")
+cargo build "${FEATURES[@]}" --example axum
 KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
 SECRET=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
 SERVER_OUT=$WORK/server.out
 SERVER_LOG=$WORK/server.log
 TCX_LISTEN=127.0.0.1:0 TCX_DATABASE_URL=memory: TCX_API_KEYS="acme:$KEY" TCX_JWT_SECRET="$SECRET" \
-    RUST_LOG=${RUST_LOG:-warn} cargo run --release "${FEATURES[@]}" --example axum >"$SERVER_OUT" 2>"$SERVER_LOG" &
+    RUST_LOG=${RUST_LOG:-warn} cargo run "${FEATURES[@]}" --example axum >"$SERVER_OUT" 2>"$SERVER_LOG" &
 SERVER_PID=$!
 stop_server() {
     # SIGTERM: the server shuts down gracefully (cargo run replaced itself with the server).
