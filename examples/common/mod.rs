@@ -27,6 +27,7 @@ use tower::{Service, ServiceExt};
 use tracing_subscriber::EnvFilter;
 
 pub(crate) mod env;
+mod log;
 
 use env::EnvConfig;
 
@@ -110,36 +111,35 @@ impl Listener {
 /// How often the servers delete what has expired from the ledger and the session store.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
-/// The log writer's thread: flushed and stopped by [`flush_logs`].
-static LOG_WRITER: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
-    std::sync::Mutex::new(None);
+/// The log writer: lines gathered in memory and written by a thread of its own.
+static LOG: log::BatchedStderr = log::BatchedStderr::new();
 
-/// Writes out the log lines still queued and stops the log writer's thread: called when the
+/// Writes out the log lines still waiting and stops the log writer's thread: called when the
 /// server has finished its last request (and before an exit forced after the grace period).
 pub(crate) fn flush_logs() {
-    let guard = LOG_WRITER.lock().map(|mut g| g.take()).unwrap_or(None);
-    drop(guard);
+    LOG.close();
 }
 
 /// Sets up logging (to stderr, `RUST_LOG` or `info`), reads the environment, opens the
 /// stores and binds the listener. On a bad setting it prints the error naming the variable
 /// and returns the exit code to stop with.
 ///
-/// Log lines go to stderr through a writer thread of their own (tracing-appender's
-/// non-blocking writer): a request that logs (a sign-up's audit line at `info`, a rejected
-/// key's at `warn`) queues its line instead of writing it, and under a flood that fills the
-/// queue (128,000 lines) lines are dropped rather than slowing requests down.
+/// Log lines go to stderr through a writer thread of their own ([`log::BatchedStderr`]): a
+/// request that logs (a sign-up's audit line at `info`, a rejected key's at `warn`) appends
+/// its line to a buffer, the thread writes the buffer out about every 0.1 s, and under a
+/// flood that fills it (8 MiB) lines are dropped and counted rather than slowing requests.
 pub(crate) async fn start() -> Result<(TechCentrixAuth, Listener), ExitCode> {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    if let Ok(mut slot) = LOG_WRITER.lock() {
-        *slot = Some(guard);
+    if let Err(e) = LOG.start() {
+        eprintln!("error: cannot start the log writer's thread: {e}");
+        return Err(ExitCode::FAILURE);
     }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(writer)
+        .with_writer(&LOG)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let fail = |message: String| {
+        flush_logs();
         eprintln!("error: {message}");
         ExitCode::from(2)
     };

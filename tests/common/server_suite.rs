@@ -23,6 +23,7 @@ macro_rules! server_suite {
             without_api_keys_a_demo_key_is_generated_and_printed,
             bad_settings_stop_the_server_naming_the_variable,
             no_secret_appears_in_the_log,
+            a_sign_up_is_in_the_log_while_the_server_runs,
             full_session_flow,
             asymmetric_keys_from_the_environment_are_published,
             an_error_row_per_status,
@@ -184,15 +185,34 @@ pub async fn bad_settings_stop_the_server_naming_the_variable(name: &str) {
     }
 }
 
+/// The log writer writes its lines in batches: a sign-up's audit line (at the default
+/// level) reaches stderr within moments, not only when the server stops.
+pub async fn a_sign_up_is_in_the_log_while_the_server_runs(name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_keyed(name, dir.path(), &[]);
+    assert_eq!(guide_call(&server, KEY).await.status, 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.stderr().contains(r#"event="sign_up""#) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: no sign-up line within 5 s: {}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(server.terminate().success(), "{name} exits 0 on SIGTERM");
+}
+
 pub async fn no_secret_appears_in_the_log(name: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start_keyed(name, dir.path(), &[("RUST_LOG", "trace")]);
+    let server = start_keyed(name, dir.path(), &[("RUST_LOG", "trace")]);
     assert_eq!(guide_call(&server, KEY).await.status, 200);
     let wrong = format!("{KEY}-but-wrong");
     assert_eq!(guide_call(&server, &wrong).await.status, 401);
-    let _ = server.child.kill();
-    let _ = server.child.wait();
-    let log = server.stderr();
+    // SIGTERM: the server writes out the lines its log writer still holds, then exits.
+    let log_file = server.stderr_log.clone();
+    assert!(server.terminate().success(), "{name} exits 0 on SIGTERM");
+    let log = std::fs::read_to_string(log_file).unwrap();
     assert!(
         log.contains("tcx.request"),
         "{name} logged its spans: {log}"
