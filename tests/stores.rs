@@ -369,6 +369,57 @@ mod behaviour {
         assert!(by_user[&ids[0]].0.contains(&changed.user().id));
     }
 
+    /// Many sign-ins at once (read in groups on PostgreSQL), beside sign-ups and the same
+    /// external ids in another app: each caller gets its own user, in its own app.
+    pub(crate) async fn concurrent_sign_ins_of_many_users_each_get_their_own(b: Backend) {
+        let (acme, other) = (AppId::from("acme"), AppId::from("other"));
+        let known: Vec<String> = (0..40).map(|_| unique("known")).collect();
+        let mut stored = HashMap::new();
+        for id in &known {
+            let user = b
+                .users()
+                .upsert_external(&acme, &profile(id, "a@x.io"))
+                .await
+                .unwrap();
+            stored.insert(id.clone(), user.into_user().id);
+        }
+        let call = |app: &AppId, id: &str| {
+            let (users, app, p) = (b.users().clone(), app.clone(), profile(id, "a@x.io"));
+            tokio::spawn(
+                async move { (app.clone(), users.upsert_external(&app, &p).await.unwrap()) },
+            )
+        };
+        let fresh: Vec<String> = (0..20).map(|_| unique("fresh")).collect();
+        let calls: Vec<_> = known
+            .iter()
+            .flat_map(|id| [call(&acme, id), call(&acme, id), call(&other, id)])
+            .chain(fresh.iter().map(|id| call(&acme, id)))
+            .collect();
+        let mut in_other = HashSet::new();
+        for call in calls {
+            let (app, up) = call.await.unwrap();
+            let signed_up = matches!(up, Upserted::SignedUp(_));
+            let user = up.into_user();
+            assert_eq!(user.app, app, "the answer is in the caller's app");
+            match stored.get(&user.external_id) {
+                Some(id) if app == acme => {
+                    assert!(!signed_up, "{} signs in", user.external_id);
+                    assert_eq!(&user.id, id, "{} keeps its id", user.external_id);
+                }
+                Some(id) => {
+                    assert!(signed_up, "{} is new in the other app", user.external_id);
+                    assert_ne!(&user.id, id);
+                    assert!(in_other.insert(user.id));
+                }
+                None => {
+                    assert!(signed_up, "{} signs up", user.external_id);
+                    assert!(fresh.contains(&user.external_id));
+                }
+            }
+        }
+        assert_eq!(in_other.len(), known.len());
+    }
+
     pub(crate) async fn ledger_accepts_a_jti_once(b: Backend) {
         let jti = Jti::from(unique("jti"));
         assert_eq!(
@@ -1157,6 +1208,7 @@ macro_rules! suite {
             unknown_user_is_none,
             concurrent_first_upserts_make_one_user,
             concurrent_upserts_of_many_users_stay_apart,
+            concurrent_sign_ins_of_many_users_each_get_their_own,
             users_are_erased,
             exists_until_erased,
         );

@@ -23,6 +23,8 @@ use async_trait::async_trait;
 use crate::{ApiKey, AppId, Jti, KeyDigest, KeyId, SessionId, StoreError, UserId};
 
 mod cache;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod grouped;
 mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -18,15 +18,14 @@ pub(crate) const USER_COLUMNS: &str =
 
 /// A user look-up by the store's own means, off the pool: `(app, external id)` or id.
 #[derive(Clone, Copy, Debug)]
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) enum UserQuery<'a> {
     External(&'a str, &'a str),
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     Id(&'a str),
 }
 
 /// One sign-up or profile change to write: the row an upsert of `rows` rows binds.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) struct Upsert {
     pub(crate) app: AppId,
     pub(crate) profile: ExternalProfile,
@@ -35,33 +34,24 @@ pub(crate) struct Upsert {
     pub(crate) now: i64,
 }
 
-/// The row an upsert returned (`None`: the stored profile was already this one).
-pub(crate) type UpsertResult = Result<Option<User>, StoreError>;
+/// A read or write on the store's own path, owning what it needs: the user row (`None`: no
+/// such user; for an upsert, the stored profile was already this one).
+pub(crate) type Written = Pin<Box<dyn Future<Output = Result<Option<User>, StoreError>> + Send>>;
 
-/// A write on the store's own path, owning what it needs.
-pub(crate) type Written = Pin<Box<dyn Future<Output = UpsertResult> + Send>>;
-
-/// Faster paths beside the pool (SQLite: reads on the calling thread, sign-ups written in
-/// groups); `None` from either when a backend has none, and the pool answers.
-pub(crate) trait UserShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
-    fn read(&self, query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>>;
-    fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert>;
+/// A read on a shortcut: answered at once (SQLite's inline read) or later (a group's).
+pub(crate) enum Found {
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    Now(Result<Option<User>, StoreError>),
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Later(Written),
 }
 
-/// No path but the pool.
-#[derive(Clone, Copy, Debug)]
-#[cfg(feature = "postgres")]
-pub(crate) struct PoolOnly;
-
-#[cfg(feature = "postgres")]
-impl UserShortcuts for PoolOnly {
-    fn read(&self, _query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>> {
-        None
-    }
-
-    fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert> {
-        Err(upsert)
-    }
+/// Faster paths beside the pool (SQLite: reads on the calling thread, sign-ups written in
+/// groups; PostgreSQL: reads and sign-ups sent in groups); `None` or `Err` when a backend
+/// has none for the call, and the pool answers.
+pub(crate) trait UserShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
+    fn read(&self, query: UserQuery<'_>) -> Option<Found>;
+    fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert>;
 }
 
 /// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
@@ -185,8 +175,10 @@ macro_rules! sql_stores {
                     Some(b) => UserQuery::External(a, b),
                     None => UserQuery::Id(a),
                 };
-                if let Some(found) = self.shortcuts.read(query) {
-                    return found;
+                match self.shortcuts.read(query) {
+                    Some(crate::store::sql_stores::Found::Now(found)) => return found,
+                    Some(crate::store::sql_stores::Found::Later(found)) => return found.await,
+                    None => {}
                 }
                 let sql = format!("SELECT {USER_COLUMNS} FROM tcx_users WHERE {condition}");
                 let mut query = sqlx::query(&sql).bind(a);

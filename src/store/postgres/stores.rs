@@ -5,7 +5,7 @@ use sqlx::PgPool;
 crate::store::sql_stores::sql_stores! {
     backend: "PostgreSQL",
     pool: PgPool,
-    shortcuts: crate::store::sql_stores::PoolOnly = |_| crate::store::sql_stores::PoolOnly,
+    shortcuts: super::Shortcuts = super::Shortcuts::for_pool,
     users: PostgresUserStore,
     keys: PostgresApiKeyStore,
     ledger: PostgresReplayLedger,

@@ -37,14 +37,15 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::grouped::{Grouped, Upserts, grouped_statements};
 use super::sql::{apply_migrations, store_error};
-use super::sql_stores::{Upsert, UserQuery, UserShortcuts, Written};
+use super::sql_stores::{Found, Upsert, UserQuery, UserShortcuts, Written};
 use crate::StoreError;
-use crate::store::User;
 
 mod readers;
 mod stores;
-mod upserts;
+
+grouped_statements!(SqlitePool, sqlx::sqlite::SqliteRow: Upserts);
 
 pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore};
 
@@ -53,25 +54,26 @@ pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, Sqli
 #[derive(Clone, Debug)]
 struct Shortcuts {
     readers: readers::InlineReaders,
-    upserts: upserts::GroupedUpserts,
+    upserts: Grouped<Upserts<SqlitePool>>,
 }
 
 impl Shortcuts {
     fn for_pool(pool: &SqlitePool) -> Self {
         Shortcuts {
             readers: readers::InlineReaders::for_pool(pool),
-            upserts: upserts::GroupedUpserts::new(pool.clone()),
+            // One lane: SQLite has one writer.
+            upserts: Grouped::new(Upserts(pool.clone()), 1),
         }
     }
 }
 
 impl UserShortcuts for Shortcuts {
-    fn read(&self, query: UserQuery<'_>) -> Option<Result<Option<User>, StoreError>> {
-        self.readers.read(query)
+    fn read(&self, query: UserQuery<'_>) -> Option<Found> {
+        self.readers.read(query).map(Found::Now)
     }
 
     fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert> {
-        self.upserts.upsert(upsert)
+        self.upserts.call(upsert)
     }
 }
 
