@@ -10,7 +10,8 @@
 # Run with: bash bench/load.sh
 # Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32),
 # ONLY (a regex: run the baseline and the scenarios whose label matches, e.g. ONLY=flood;
-# ONLY=backends and ONLY='long run' for the two scripts below).
+# ONLY=backends and ONLY='long run' for the two scripts below), CHART (where the SVG chart of
+# every ratio against its goal goes, bench/load.svg).
 # At the end it runs bench/backends.sh (PostgreSQL and Redis against bare clients) and
 # bench/memory.sh (resident memory over a long run, 8 min); about 30 minutes in all.
 # The flood scenarios (requests without valid credentials beside legitimate ones, on SQLite
@@ -75,6 +76,11 @@ warm_up() {
 
 PAIRS="$WORK/pairs"
 : >"$PAIRS"
+# Every ratio with a goal, as "label|ratio|goal|min or max" (backends.sh and memory.sh add
+# theirs); drawn at the end as an SVG chart (bench/chart.py) at $CHART.
+export GOALS_FILE="$WORK/goals"
+: >"$GOALS_FILE"
+CHART=${CHART:-bench/load.svg}
 
 # The baseline runs throughout; each scenario's runs are paired with runs of it.
 start baseline
@@ -186,8 +192,9 @@ fi
 BASE_RSS=$(peak_rss_mb "$BASE_PID")
 echo
 echo "wrk -t1 -c$CONNECTIONS -d${DURATION}s, $RUNS runs of each scenario, each paired with a baseline run; medians; $(nproc) cores; $(uname -m); $(date -u +%Y-%m-%d)"
-python3 - "$PAIRS" "$BASE_RSS" <<'PY'
+python3 - "$PAIRS" "$BASE_RSS" "$GOALS_FILE" <<'PY'
 import statistics, sys
+goals_file = open(sys.argv[3], "a", encoding="utf-8")
 FIELDS = ("rps", "p50", "p99", "errors", "cpu", "client")
 def parse(text):
     return dict(zip(FIELDS, map(float, text.split())))
@@ -204,10 +211,11 @@ GOALS = {
     "memory, new user each request": (0.75, None, None),
     "redeem /token (memory ledger)": (0.70, None, None),
 }
-def verdict(goals, ratios):
+def verdict(label, goals, ratios):
     said = []
     for name, goal, ratio, at_least in zip(("req/s", "p99", "CPU"), goals, ratios, (True, False, False)):
         if goal is not None:
+            goals_file.write(f"{label}: {name}|{ratio:.3f}|{goal}|{'min' if at_least else 'max'}\n")
             met = ratio >= goal if at_least else ratio <= goal
             said.append(f"{name} {'≥' if at_least else '≤'} {goal:.2f}× {'met' if met else 'NOT met'}")
     return "; ".join(said) or "-"
@@ -215,7 +223,7 @@ def row(label, runs, ratios, rss):
     rps, p50, p99, cpu, client = (med([r[k] for r in runs]) for k in ("rps", "p50", "p99", "cpu", "client"))
     errors = int(sum(r["errors"] for r in runs))
     rr, pr, cr = ratios
-    goals = verdict(GOALS[label], ratios) if label in GOALS else "-"
+    goals = verdict(label, GOALS[label], ratios) if label in GOALS else "-"
     print(f"| {label} | {rps:,.0f} | {rr:.2f} | {p50:.3f} | {p99:.3f} | {pr:.2f} | {errors} | {cpu:.1f} | {cr:.2f} | {client:.1f} | {rss} | {goals} |")
     return rps
 print("| scenario | req/s | × baseline | p50 ms | p99 ms | p99 × baseline | errors | server CPU µs/req | × baseline | wrk CPU µs/req | peak RSS MB | goals |")
@@ -231,6 +239,7 @@ for label, pairs in scenarios.items():
 sqlite, memory = rates.get("sqlite (WAL), new user each request"), rates.get("memory, new user each request")
 if sqlite and memory:
     ratio = sqlite / memory
+    goals_file.write(f"sqlite sign-ups ÷ memory sign-ups|{ratio:.3f}|0.5|min\n")
     print(f"\nSQLite sign-ups ÷ in-memory sign-ups: {ratio:.2f} (goal ≥ 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
 PY
 python3 - "$WORK/flood" <<'PY'
@@ -271,3 +280,5 @@ if [ -z "${ONLY:-}" ] || [[ "long run" =~ $ONLY ]]; then
   echo
   bash bench/memory.sh
 fi
+
+python3 bench/chart.py "$GOALS_FILE" "$CHART"
