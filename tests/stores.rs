@@ -813,6 +813,51 @@ mod behaviour {
         );
     }
 
+    /// Many sessions created at once (in groups on PostgreSQL), some with an id already
+    /// taken by another creation in flight: each id is created once, a refused creation
+    /// leaves nothing behind, and the others' families rotate.
+    pub(crate) async fn concurrent_creations_stand_alone(b: Backend) {
+        let sessions: Vec<Session> = (0..30).map(|_| session(FAR)).collect();
+        let create = |s: &Session, label: &str| {
+            let (store, s, t) = (b.sessions().clone(), s.clone(), digest(label));
+            tokio::spawn(async move { (store.create(&s, &t).await.is_ok(), s, t) })
+        };
+        let calls: Vec<_> = sessions
+            .iter()
+            .map(|s| create(s, "first"))
+            .chain(sessions[..5].iter().map(|s| create(s, "again")))
+            .collect();
+        let mut created: HashMap<SessionId, Vec<KeyDigest>> = HashMap::new();
+        let mut refused = Vec::new();
+        for call in calls {
+            let (ok, s, t) = call.await.unwrap();
+            if ok {
+                created.entry(s.id.clone()).or_default().push(t);
+            } else {
+                refused.push(t);
+            }
+        }
+        assert_eq!(created.len(), sessions.len(), "every session was created");
+        assert!(
+            created.values().all(|tokens| tokens.len() == 1),
+            "each id once"
+        );
+        assert_eq!(refused.len(), 5, "the second creation of an id is refused");
+        for t in refused {
+            assert_eq!(
+                b.sessions().rotate(&t, &digest("n"), 1, 0).await.unwrap(),
+                Rotation::Invalid
+            );
+        }
+        for s in &sessions {
+            let t = created[&s.id][0];
+            assert_eq!(
+                b.sessions().rotate(&t, &digest("n"), 1, 0).await.unwrap(),
+                Rotation::Rotated(s.clone())
+            );
+        }
+    }
+
     pub(crate) async fn concurrent_rotations_rotate_once(b: Backend) {
         let s = session(FAR);
         let t = digest("t");
@@ -1232,6 +1277,7 @@ macro_rules! suite {
             unknown_refresh_token_is_invalid,
             a_session_id_in_use_is_refused,
             concurrent_rotations_rotate_once,
+            concurrent_creations_stand_alone,
         );
     };
     (@part keys, $make:expr) => {

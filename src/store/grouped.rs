@@ -20,7 +20,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use crate::store::User;
 use crate::store::sql::store_error;
 use crate::store::sql_stores::{Upsert, user_from_row};
-use crate::{AppId, StoreError};
+use crate::{AppId, StoreError, UserId};
 
 /// The most rows in one statement. Few distinct statement texts also keep sqlx's statement
 /// cache (100 entries) from churning.
@@ -182,11 +182,9 @@ fn answer_all<B: Batch>(group: Vec<Queued<B>>, err: &StoreError) {
     }
 }
 
-/// The row of `users` for `(app, external id)`, taken out (`take`) or copied.
-fn user_for(users: &mut Vec<User>, app: &str, external_id: &str, take: bool) -> Option<User> {
-    let at = users
-        .iter()
-        .position(|u| u.app.as_str() == app && u.external_id == external_id)?;
+/// The row of `users` that `job` asked for, taken out (`take`) or copied.
+fn user_for(users: &mut Vec<User>, job: &impl UserKey, take: bool) -> Option<User> {
+    let at = users.iter().position(|u| job.matches(u))?;
     Some(if take {
         users.swap_remove(at)
     } else {
@@ -208,6 +206,17 @@ pub(crate) fn read_sql(rows: usize) -> String {
     )
 }
 
+/// The read of `rows` users by id in one statement; row `r` binds `$r+1`.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn read_by_id_sql(rows: usize) -> String {
+    let ids: Vec<String> = (1..=rows).map(|n| format!("${n}")).collect();
+    format!(
+        "SELECT {} FROM tcx_users WHERE id IN ({})",
+        crate::store::sql_stores::USER_COLUMNS,
+        ids.join(", ")
+    )
+}
+
 /// The statements of a group on one kind of pool: [`Upserts`] and [`Reads`] run them.
 macro_rules! grouped_statements {
     ($Pool:ty, $Row:ty: $($Batch:ident),+) => {
@@ -226,6 +235,13 @@ macro_rules! grouped_statements {
                 .bind(queued.job.profile.email.as_str())
                 .bind(queued.job.profile.first_name.as_str())
                 .bind(queued.job.now));
+    };
+    (@ReadsById $Pool:ty, $Row:ty) => {
+        grouped_statements!(@batch $Pool, $Row, ReadsById, crate::UserId,
+            "user reader", clash: |_a, _b| false,
+            take: false,
+            sql: crate::store::grouped::read_by_id_sql,
+            bind: |query, queued| query.bind(queued.job.as_str()));
     };
     (@Reads $Pool:ty, $Row:ty) => {
         grouped_statements!(@batch $Pool, $Row, Reads, crate::store::grouped::Read,
@@ -289,20 +305,30 @@ pub(crate) struct Upserts<P>(pub(crate) P);
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) struct Reads<P>(pub(crate) P);
 
-/// What a job is keyed by, to find its row among the group's.
+/// Grouped reads by id on a pool: [`read_by_id_sql`] for the whole group.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) struct ReadsById<P>(pub(crate) P);
+
+/// How a job finds its row among the group's.
 pub(crate) trait UserKey {
-    fn key(&self) -> (&str, &str);
+    fn matches(&self, user: &User) -> bool;
 }
 
 impl UserKey for Upsert {
-    fn key(&self) -> (&str, &str) {
-        (self.app.as_str(), &self.profile.external_id)
+    fn matches(&self, user: &User) -> bool {
+        user.app == self.app && user.external_id == self.profile.external_id
     }
 }
 
 impl UserKey for Read {
-    fn key(&self) -> (&str, &str) {
-        (self.app.as_str(), &self.external_id)
+    fn matches(&self, user: &User) -> bool {
+        user.app == self.app && user.external_id == self.external_id
+    }
+}
+
+impl UserKey for UserId {
+    fn matches(&self, user: &User) -> bool {
+        user.id == *self
     }
 }
 
@@ -342,9 +368,30 @@ where
         }
     };
     for queued in group {
-        let (app, external_id) = queued.job.key();
-        let user = user_for(&mut users, app, external_id, take);
+        let user = user_for(&mut users, &queued.job, take);
         let _ = queued.answer.send(Ok(user));
     }
     None
+}
+
+/// Answers each job of `group` once its statement is done, or each with the error; gives
+/// the group back unanswered when its statement failed and it has more than one job.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn answer_done<B: Batch<Output = ()>>(
+    group: Vec<Queued<B>>,
+    done: Result<(), sqlx::Error>,
+) -> Option<Vec<Queued<B>>> {
+    match done {
+        Ok(()) => {
+            for queued in group {
+                let _ = queued.answer.send(Ok(()));
+            }
+            None
+        }
+        Err(_) if group.len() > 1 => Some(group),
+        Err(err) => {
+            answer_all(group, &store_error(err));
+            None
+        }
+    }
 }

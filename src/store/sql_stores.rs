@@ -9,8 +9,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::store::{ExternalProfile, User};
-use crate::{AppId, StoreError, UserId};
+use crate::store::{ExternalProfile, Session, User};
+use crate::{AppId, KeyDigest, StoreError, UserId};
 
 /// The columns of `tcx_users`, in the order the stores read them.
 pub(crate) const USER_COLUMNS: &str =
@@ -52,6 +52,35 @@ pub(crate) enum Found {
 pub(crate) trait UserShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
     fn read(&self, query: UserQuery<'_>) -> Option<Found>;
     fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert>;
+}
+
+/// A session to create, with its first refresh token's digest.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) struct NewSession {
+    pub(crate) session: Session,
+    pub(crate) refresh: KeyDigest,
+    pub(crate) now: i64,
+}
+
+/// A write on the store's own path that answers nothing but its outcome.
+pub(crate) type Done = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
+
+/// Faster paths of the session store beside the pool (PostgreSQL: sessions created in
+/// groups); `None` when a backend has none, and the pool's transaction writes it.
+pub(crate) trait SessionShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
+    fn create(&self, session: &Session, refresh: &KeyDigest, now: i64) -> Option<Done>;
+}
+
+/// No path but the pool.
+#[derive(Clone, Copy, Debug)]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+pub(crate) struct PoolOnly;
+
+impl SessionShortcuts for PoolOnly {
+    fn create(&self, _: &Session, _: &KeyDigest, _: i64) -> Option<Done> {
+        None
+    }
 }
 
 /// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
@@ -137,6 +166,7 @@ macro_rules! sql_stores {
         keys: $Keys:ident,
         ledger: $Ledger:ident,
         sessions: $Sessions:ident,
+        session_shortcuts: $SessionShortcuts:ty = $make_session_shortcuts:expr,
         begin_write: $begin_write:literal,
         lock_rotation: $lock_rotation:literal,
         key_order: $key_order:literal $(,)?
@@ -408,6 +438,7 @@ macro_rules! sql_stores {
         #[derive(Debug)]
         pub struct $Sessions {
             pool: $Pool,
+            shortcuts: $SessionShortcuts,
         }
 
         /// A token's family: session id, the token's `rotated_at`, user, app, the family's
@@ -425,7 +456,9 @@ macro_rules! sql_stores {
         impl $Sessions {
             /// The sessions in `pool`'s database (migrated by [`migrate`](super::migrate)).
             pub fn new(pool: $Pool) -> Self {
-                $Sessions { pool }
+                let make_shortcuts: fn(&$Pool) -> $SessionShortcuts = $make_session_shortcuts;
+                let shortcuts = make_shortcuts(&pool);
+                $Sessions { pool, shortcuts }
             }
 
         }
@@ -433,7 +466,11 @@ macro_rules! sql_stores {
         #[async_trait]
         impl SessionStore for $Sessions {
             async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
+                use crate::store::sql_stores::SessionShortcuts as _;
                 let now = unix_now();
+                if let Some(done) = self.shortcuts.create(session, refresh, now) {
+                    return done.await;
+                }
                 let mut tx = self.pool.begin().await.map_err(store_error)?;
                 sqlx::query(
                     "INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at)

@@ -10,6 +10,7 @@ crate::store::sql_stores::sql_stores! {
     keys: PostgresApiKeyStore,
     ledger: PostgresReplayLedger,
     sessions: PostgresSessionStore,
+    session_shortcuts: super::SessionShortcuts = super::SessionShortcuts::for_pool,
     begin_write: "BEGIN",
     // Concurrent rotations of one token wait here; the second then sees it rotated.
     lock_rotation: "FOR UPDATE OF t, s",

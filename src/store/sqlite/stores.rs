@@ -10,6 +10,7 @@ crate::store::sql_stores::sql_stores! {
     keys: SqliteApiKeyStore,
     ledger: SqliteReplayLedger,
     sessions: SqliteSessionStore,
+    session_shortcuts: crate::store::sql_stores::PoolOnly = |_| crate::store::sql_stores::PoolOnly,
     // The write lock up front: concurrent rotations queue on busy_timeout instead of
     // failing to upgrade a read transaction.
     begin_write: "BEGIN IMMEDIATE",
