@@ -203,7 +203,8 @@ print("%.0f %.3f %.3f 0 %s - %s" % (rps, int(f["p50_us"]) / 1000, int(f["p99_us"
   be_counts() { cat "$WORK/counts"; }
 
   # be_count PATH: round trips per request to PostgreSQL and Redis, counted on the wire at one
-  # connection, for the server and for the bare loop: "pg redis pg redis".
+  # connection, for the server and for the bare loop, then for the server at the run's
+  # concurrency: "pg redis pg redis pg redis".
   be_count() {
     local path=$1 before after result
     local saved_pg=$PG_URL saved_redis=$REDIS_URL
@@ -217,18 +218,29 @@ print("%.0f %.3f %.3f 0 %s - %s" % (rps, int(f["p50_us"]) / 1000, int(f["p99_us"
     result=$(be_wrk "$URL" "$COUNT_SECONDS" 1)
     sleep 0.2
     after=$(be_counts)
+    # Again at the run's concurrency: user reads, sign-ups and session creations are sent in
+    # groups, so under load a request makes fewer round trips than alone.
+    be_inputs "$path" "$URL" "$(be_count_for "$path" "$COUNT_SECONDS" "$CONNECTIONS")"
+    sleep 0.2
+    local loaded_before loaded_after loaded
+    loaded_before=$(be_counts)
+    loaded=$(be_wrk "$URL" "$COUNT_SECONDS" "$CONNECTIONS")
+    sleep 0.2
+    loaded_after=$(be_counts)
     be_stop
     local bare
     bare=$(DURATION=$COUNT_SECONDS CONNECTIONS=1 be_bare "$path" crate BARE_COUNT_FILE="$WORK/counts")
     PG_URL=$saved_pg REDIS_URL=$saved_redis
-    python3 - "$result" "$before" "$after" "$bare" <<'PY'
+    python3 - "$result" "$before" "$after" "$bare" "$loaded" "$loaded_before" "$loaded_after" <<'PY'
 import sys
 fields = lambda text: dict(kv.split("=") for kv in text.split() if "=" in kv)
-wrk, before, after, bare = map(fields, sys.argv[1:])
-requests = int(wrk["requests"])
-assert int(wrk["errors"]) == 0, f"errors while counting: {wrk}"
-rt = lambda k: (int(after[k]) - int(before[k])) / requests
-print(f"{rt('pg'):.2f} {rt('redis'):.2f} {bare['wire_pg_round_trips_per_call']} {bare['wire_redis_round_trips_per_call']}")
+wrk, before, after, bare, loaded, loaded_before, loaded_after = map(fields, sys.argv[1:])
+for run in (wrk, loaded):
+    assert int(run["errors"]) == 0, f"errors while counting: {run}"
+rt = lambda k, run, b, a: (int(a[k]) - int(b[k])) / int(run["requests"])
+print(f"{rt('pg', wrk, before, after):.2f} {rt('redis', wrk, before, after):.2f} "
+      f"{bare['wire_pg_round_trips_per_call']} {bare['wire_redis_round_trips_per_call']} "
+      f"{rt('pg', loaded, loaded_before, loaded_after):.2f} {rt('redis', loaded, loaded_before, loaded_after):.2f}")
 PY
   }
 
@@ -255,7 +267,7 @@ print(u.urlunsplit(url._replace(netloc=netloc)))' "$PG_URL" "$proxy_pg")
 
   local path
   for path in $PATHS; do
-    local counts="- - - -"
+    local counts="- - - - - -"
     if [ "$COUNT" = 1 ]; then
       counts=$(be_count "$path")
       echo "  $path: round trips per request (PG Redis; server, bare): $counts" >&2
@@ -303,7 +315,7 @@ for line in open(sys.argv[1]):
 lean_on = sys.argv[2] == "1"
 med = statistics.median
 head = ("| path | server req/s | bare req/s | × bare (median of pairs) | goal | round trips / request, "
-        "PG + Redis on the wire: server; bare | server CPU µs/req | bare CPU µs/call | "
+        "PG + Redis on the wire: server alone; bare; server at the run's concurrency | server CPU µs/req | bare CPU µs/call | "
         "PG+Redis CPU µs/req: server; bare | p99 ms: server; bare | errors |")
 if lean_on:
     head += " lean bare req/s | × lean |"
@@ -313,7 +325,8 @@ for path, runs in paths.items():
     m = lambda i, k: med([r[i][k] for r in runs])
     ratio = med([r[0]["rps"] / r[1]["rps"] for r in runs])
     c = runs[0][3]
-    trips = "not counted" if c[0] == "-" else f"{c[0]} + {c[1]}; {c[2]} + {c[3]}"
+    trips = ("not counted" if c[0] == "-"
+             else f"{c[0]} + {c[1]}; {c[2]} + {c[3]}; under load {c[4]} + {c[5]}")
     errors = int(sum(r[0]["errors"] for r in runs))
     row = (f"| {path} | {m(0, 'rps'):,.0f} | {m(1, 'rps'):,.0f} | {ratio:.2f} | 0.8 "
            f"({'met' if ratio >= 0.8 else 'not met'}) | {trips} | {m(0, 'cpu'):.1f} | {m(1, 'cpu'):.1f} | "

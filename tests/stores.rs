@@ -1449,3 +1449,44 @@ async fn redis_limiters_with_one_prefix_share_the_count() {
     retry_after(decisions[6]);
     retry_after(decisions[7]);
 }
+
+/// A rotation whose caller gives up part-way (a client gone, the store timeout) leaves the
+/// pool sound: with one connection, a session created right after is committed, as another
+/// pool sees. sqlx 0.8.6 left a connection inside an open transaction when `begin()` was
+/// cancelled (transact-rs/sqlx#4393); the stores run their transactions on tasks of their own.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_cancelled_rotation_leaves_no_open_transaction_behind() {
+    use techcentrix_auth::store::postgres::{self, PostgresSessionStore};
+    let Some(schema) = common::services::PgSchema::new() else {
+        return;
+    };
+    let one = postgres::connect(&schema.options().max_connections(1))
+        .await
+        .unwrap();
+    let other = postgres::connect(&schema.options().max_connections(1))
+        .await
+        .unwrap();
+    let (sessions, seen_by_other) = (
+        PostgresSessionStore::new(one),
+        PostgresSessionStore::new(other),
+    );
+    for i in 0..80u64 {
+        let (s, t) = (session(FAR), digest("t"));
+        sessions.create(&s, &t).await.unwrap();
+        // Cut off at ever later points of its round trips.
+        let n = digest("n");
+        let rotation = sessions.rotate(&t, &n, 1, 0);
+        let _ = tokio::time::timeout(Duration::from_micros(15 * i), rotation).await;
+        let (next, next_token) = (session(FAR), digest("next"));
+        sessions.create(&next, &next_token).await.unwrap();
+        assert_eq!(
+            seen_by_other
+                .rotate(&next_token, &digest("m"), 2, 0)
+                .await
+                .unwrap(),
+            Rotation::Rotated(next),
+            "the session created after cut-off {i} was committed"
+        );
+    }
+}

@@ -77,6 +77,22 @@ macro_rules! apply_migrations {
 
 pub(crate) use apply_migrations;
 
+/// Runs `transaction` on a task of its own and waits for it, so that a caller that gives up
+/// (a client gone, the store timeout) cannot cancel it half-way. sqlx 0.8.6 is not cancel-safe
+/// there: a `begin()` dropped while its `BEGIN` is in flight leaves a PostgreSQL connection
+/// inside an open transaction, and the pool hands it to the next caller, whose statements then
+/// run (and are rolled back or committed) with the stale transaction
+/// (transact-rs/sqlx#4393). Measured here before this: a refresh run cut off by its client
+/// left connections that turned the next sessions' commits into `there is no transaction in
+/// progress` notices, and those sessions were lost.
+pub(crate) async fn uncancelled<T: Send + 'static>(
+    transaction: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(transaction)
+        .await
+        .map_err(|e| StoreError::other(format!("a store transaction's task failed: {e}")))?
+}
+
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;

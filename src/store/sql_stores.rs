@@ -471,7 +471,10 @@ macro_rules! sql_stores {
                 if let Some(done) = self.shortcuts.create(session, refresh, now) {
                     return done.await;
                 }
-                let mut tx = self.pool.begin().await.map_err(store_error)?;
+                let (pool, session, refresh) = (self.pool.clone(), session.clone(), *refresh);
+
+                crate::store::sql::uncancelled(async move {
+                let mut tx = pool.begin().await.map_err(store_error)?;
                 sqlx::query(
                     "INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at)
                      VALUES ($1, $2, $3, $4, $5)",
@@ -494,6 +497,8 @@ macro_rules! sql_stores {
                 .await
                 .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)
+                })
+                .await
             }
 
             async fn rotate(
@@ -514,7 +519,10 @@ macro_rules! sql_stores {
                     return Ok(Rotation::Invalid);
                 }
                 // Then again under the write lock, which serializes rotations of the family.
-                let mut tx = self.pool.begin_with($begin_write).await.map_err(store_error)?;
+                let (pool, presented, next) = (self.pool.clone(), *presented, *next);
+
+                crate::store::sql::uncancelled(async move {
+                let mut tx = pool.begin_with($begin_write).await.map_err(store_error)?;
                 let row: Option<LockedRow> = sqlx::query_as(concat!(
                     "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at,
                             t.generation, t.grace_used_at
@@ -612,6 +620,8 @@ macro_rules! sql_stores {
                     .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(Rotation::Rotated(session))
+                })
+                .await
             }
 
             async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
@@ -620,7 +630,10 @@ macro_rules! sql_stores {
                 const EXPIRED: &str =
                     "SELECT id FROM tcx_sessions WHERE expires_at < $1 ORDER BY expires_at, id LIMIT $2";
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let mut tx = self.pool.begin_with($begin_write).await.map_err(store_error)?;
+                let pool = self.pool.clone();
+
+                crate::store::sql::uncancelled(async move {
+                let mut tx = pool.begin_with($begin_write).await.map_err(store_error)?;
                 sqlx::query(&format!(
                     "DELETE FROM tcx_refresh_tokens WHERE session_id IN ({EXPIRED})"
                 ))
@@ -637,6 +650,8 @@ macro_rules! sql_stores {
                     .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(done.rows_affected())
+                })
+                .await
             }
 
             async fn revoke_user(&self, user: &UserId) -> Result<u64, StoreError> {
@@ -674,7 +689,10 @@ macro_rules! sql_stores {
             }
 
             async fn delete_user(&self, user: &UserId) -> Result<u64, StoreError> {
-                let mut tx = self.pool.begin_with($begin_write).await.map_err(store_error)?;
+                let (pool, user) = (self.pool.clone(), user.clone());
+
+                crate::store::sql::uncancelled(async move {
+                let mut tx = pool.begin_with($begin_write).await.map_err(store_error)?;
                 sqlx::query(
                     "DELETE FROM tcx_refresh_tokens WHERE session_id IN
                          (SELECT id FROM tcx_sessions WHERE user_id = $1)",
@@ -690,6 +708,8 @@ macro_rules! sql_stores {
                     .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(done.rows_affected())
+                })
+                .await
             }
 
             async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {
