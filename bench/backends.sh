@@ -16,8 +16,8 @@
 # bare tasks, 32), PATHS ("signin signup redeem refresh"), LEAN=1 (also run the bare loop on
 # connections without sqlx's pool ping on release: the one-round-trip-per-statement limit), COUNT=0
 # (skip the round-trip count), COUNT_SECONDS (2), TOKEN_RATE (oneTimeTokens minted per second
-# of a redemption run, 8000), TCX_TEST_POSTGRES_URL, TCX_TEST_REDIS_URL (default the local
-# services), BIN (the examples' directory, default built: ${CARGO_TARGET_DIR:-target}/release/
+# of a redemption run, 16000: more than the server redeems), TCX_TEST_POSTGRES_URL,
+# TCX_TEST_REDIS_URL (default the local services), BIN (the examples' directory, default built: ${CARGO_TARGET_DIR:-target}/release/
 # examples), BARE_BIN (the bare_clients binary, default built).
 # Installs wrk from Debian's packages if it is missing. Loopback only; every run is bounded.
 # Every schema and Redis key it makes is removed at the end, also when it is interrupted (after
@@ -36,7 +36,7 @@ backends_body() {
   LEAN=${LEAN:-0}
   COUNT=${COUNT:-1}
   COUNT_SECONDS=${COUNT_SECONDS:-2}
-  TOKEN_RATE=${TOKEN_RATE:-8000}
+  TOKEN_RATE=${TOKEN_RATE:-16000}
   PG_URL=${TCX_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
   REDIS_URL=${TCX_TEST_REDIS_URL:-redis://127.0.0.1:6379}
   # PG_URL and REDIS_URL point at the counting proxy while round trips are counted; psql and
