@@ -454,6 +454,27 @@ mod behaviour {
         assert_eq!(firsts, 1);
     }
 
+    /// Many ids consumed at once, each three times (in groups on SQL backends): each id has
+    /// exactly one first use.
+    pub(crate) async fn ledger_many_concurrent_ids_each_have_one_first(b: Backend) {
+        let ids: Vec<Jti> = (0..40).map(|_| Jti::from(unique("jti"))).collect();
+        let calls: Vec<_> = ids
+            .iter()
+            .flat_map(|jti| [jti, jti, jti])
+            .map(|jti| {
+                let (ledger, jti) = (b.ledger().clone(), jti.clone());
+                tokio::spawn(async move { (ledger.consume(&jti, FAR).await.unwrap(), jti) })
+            })
+            .collect();
+        let mut firsts: HashMap<Jti, usize> = HashMap::new();
+        for call in calls {
+            let (consumed, jti) = call.await.unwrap();
+            *firsts.entry(jti).or_default() += (consumed == Consumed::First) as usize;
+        }
+        assert_eq!(firsts.len(), ids.len());
+        assert!(firsts.values().all(|&n| n == 1), "{firsts:?}");
+    }
+
     pub(crate) async fn sessions_rotate_and_detect_reuse(b: Backend) {
         let s = session(FAR);
         let (t1, t2, t3) = (digest("t1"), digest("t2"), digest("t3"));
@@ -1262,6 +1283,7 @@ macro_rules! suite {
         suite!(@tests $make;
             ledger_accepts_a_jti_once,
             ledger_concurrent_consumes_have_one_first,
+            ledger_many_concurrent_ids_each_have_one_first,
         );
     };
     (@part sessions, $make:expr) => {

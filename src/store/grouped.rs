@@ -17,10 +17,12 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::store::User;
 use crate::store::sql::store_error;
-use crate::store::sql_stores::{Upsert, user_from_row};
-use crate::{AppId, StoreError, UserId};
+use crate::store::sql_stores::{
+    Done, LedgerShortcuts, NewSession, SessionShortcuts, Upsert, user_from_row,
+};
+use crate::store::{Consumed, Session, User};
+use crate::{AppId, Jti, KeyDigest, StoreError, UserId};
 
 /// The most rows in one statement. Few distinct statement texts also keep sqlx's statement
 /// cache (100 entries) from churning.
@@ -196,14 +198,25 @@ fn user_for(users: &mut Vec<User>, job: &impl UserKey, take: bool) -> Option<Use
 /// `$2r+1, $2r+2`.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn read_sql(rows: usize) -> String {
-    let keys: Vec<String> = (0..rows)
-        .map(|r| format!("(${}, ${})", 2 * r + 1, 2 * r + 2))
-        .collect();
     format!(
         "SELECT {} FROM tcx_users WHERE (app_id, external_id) IN ({})",
         crate::store::sql_stores::USER_COLUMNS,
-        keys.join(", ")
+        tuples(rows, 2, 0)
     )
+}
+
+/// `rows` tuples of `width` parameters each, numbered on from `$from+1`:
+/// `($1, $2), ($3, $4)` for two rows of two.
+fn tuples(rows: usize, width: usize, from: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let params: Vec<String> = (1..=width)
+                .map(|n| format!("${}", from + width * r + n))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The read of `rows` users by id in one statement; row `r` binds `$r+1`.
@@ -252,6 +265,90 @@ macro_rules! grouped_statements {
                 .bind(queued.job.app.as_str())
                 .bind(queued.job.external_id.as_str()));
     };
+    // Sends `group` with `this.run`; if its statement failed, each job alone, so that one
+    // row's error is that row's only. `answer` answers the jobs, or gives them back.
+    (@send $this:expr, $group:ident, $run:ident, $answer:expr) => {
+        let done = $this.$run(&$group).await;
+        if let Some(group) = $answer($group, done) {
+            for queued in group {
+                let done = $this.$run(std::slice::from_ref(&queued)).await;
+                $answer(vec![queued], done);
+            }
+        }
+    };
+    (@Consumes $Pool:ty, $Row:ty) => {
+        impl crate::store::grouped::Consumes<$Pool> {
+            /// The ids of `group` that were new (the rows inserted).
+            async fn fetch(
+                &self,
+                group: &[crate::store::grouped::Queued<Self>],
+            ) -> Result<Vec<String>, sqlx::Error> {
+                let sql = crate::store::grouped::consume_sql(group.len());
+                let mut query = sqlx::query_scalar(&sql);
+                for queued in group {
+                    query = query.bind(queued.job.jti.as_str()).bind(queued.job.expires_at);
+                }
+                query.fetch_all(&self.0).await
+            }
+        }
+
+        impl crate::store::grouped::Batch for crate::store::grouped::Consumes<$Pool> {
+            type Job = crate::store::grouped::Consume;
+            type Output = crate::store::Consumed;
+            const WHAT: &'static str = "replay ledger writer";
+
+            fn clash(a: &Self::Job, b: &Self::Job) -> bool {
+                a.jti == b.jti
+            }
+
+            async fn send(&self, group: Vec<crate::store::grouped::Queued<Self>>) {
+                grouped_statements!(@send self, group, fetch, crate::store::grouped::answer_consumed);
+            }
+        }
+    };
+    (@SessionInserts $Pool:ty, one_statement: $one_statement:literal) => {
+        impl crate::store::grouped::SessionInserts<$Pool> {
+            /// Creates `group`'s sessions and their first refresh tokens, atomically: one
+            /// statement (PostgreSQL: the sessions in a data-modifying `WITH`) or one
+            /// transaction of two statements (SQLite, which has no such `WITH`).
+            async fn insert(
+                &self,
+                group: &[crate::store::grouped::Queued<Self>],
+            ) -> Result<(), sqlx::Error> {
+                use crate::store::grouped::{Binds, bind_sessions};
+                let rows = group.len();
+                if $one_statement {
+                    let sql = crate::store::grouped::sessions_with_tokens_sql(rows);
+                    let query = bind_sessions(sqlx::query(&sql), group, Binds::Sessions);
+                    let query = bind_sessions(query, group, Binds::Tokens);
+                    return query.execute(&self.0).await.map(|_| ());
+                }
+                let mut tx = self.0.begin().await?;
+                let (sessions, tokens) = crate::store::grouped::sessions_then_tokens_sql(rows);
+                bind_sessions(sqlx::query(&sessions), group, Binds::Sessions)
+                    .execute(&mut *tx)
+                    .await?;
+                bind_sessions(sqlx::query(&tokens), group, Binds::Tokens)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            }
+        }
+
+        impl crate::store::grouped::Batch for crate::store::grouped::SessionInserts<$Pool> {
+            type Job = crate::store::sql_stores::NewSession;
+            type Output = ();
+            const WHAT: &'static str = "session writer";
+
+            fn clash(a: &Self::Job, b: &Self::Job) -> bool {
+                a.session.id == b.session.id
+            }
+
+            async fn send(&self, group: Vec<crate::store::grouped::Queued<Self>>) {
+                grouped_statements!(@send self, group, insert, crate::store::grouped::answer_done);
+            }
+        }
+    };
     (@batch $Pool:ty, $Row:ty, $Batch:ident, $Job:ty, $what:literal,
         clash: |$a:ident, $b:ident| $clash:expr,
         take: $take:literal,
@@ -282,15 +379,8 @@ macro_rules! grouped_statements {
             }
 
             async fn send(&self, group: Vec<crate::store::grouped::Queued<Self>>) {
-                let rows = self.fetch(&group).await;
-                // A group whose statement failed: each job alone, so that one row's error
-                // is that row's only.
-                if let Some(group) = crate::store::grouped::answer_rows(group, rows, $take) {
-                    for queued in group {
-                        let rows = self.fetch(std::slice::from_ref(&queued)).await;
-                        crate::store::grouped::answer_rows(vec![queued], rows, $take);
-                    }
-                }
+                let answer = |group, rows| crate::store::grouped::answer_rows(group, rows, $take);
+                grouped_statements!(@send self, group, fetch, answer);
             }
         }
     };
@@ -308,6 +398,156 @@ pub(crate) struct Reads<P>(pub(crate) P);
 /// Grouped reads by id on a pool: [`read_by_id_sql`] for the whole group.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) struct ReadsById<P>(pub(crate) P);
+
+/// A oneTimeToken id to consume, held until `expires_at`.
+#[derive(Debug)]
+pub(crate) struct Consume {
+    pub(crate) jti: Jti,
+    pub(crate) expires_at: i64,
+}
+
+/// Grouped ledger writes on a pool: one [`consume_sql`] for the whole group.
+pub(crate) struct Consumes<P>(pub(crate) P);
+
+/// Grouped session creations on a pool.
+pub(crate) struct SessionInserts<P>(pub(crate) P);
+
+/// The ledger's path beside the pool: ids consumed in groups.
+impl<P: Send + Sync + 'static> LedgerShortcuts for Grouped<Consumes<P>>
+where
+    Consumes<P>: Batch<Job = Consume, Output = Consumed>,
+{
+    fn consume(&self, jti: &Jti, expires_at: i64) -> Option<Answer<Consumed>> {
+        let consume = Consume {
+            jti: jti.clone(),
+            expires_at,
+        };
+        self.call(consume).ok()
+    }
+}
+
+/// The session store's path beside the pool: sessions created in groups.
+impl<P: Send + Sync + 'static> SessionShortcuts for Grouped<SessionInserts<P>>
+where
+    SessionInserts<P>: Batch<Job = NewSession, Output = ()>,
+{
+    fn create(&self, session: &Session, refresh: &KeyDigest, now: i64) -> Option<Done> {
+        let new = NewSession {
+            session: session.clone(),
+            refresh: *refresh,
+            now,
+        };
+        self.call(new).ok()
+    }
+}
+
+/// The insert of `rows` ledger entries in one statement, answering the ids that were new;
+/// row `r` binds `$2r+1, $2r+2`: id, expiry. A row for the id, expired or not, means used.
+pub(crate) fn consume_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO tcx_replay (jti, expires_at) VALUES {} ON CONFLICT (jti) DO NOTHING RETURNING jti",
+        tuples(rows, 2, 0)
+    )
+}
+
+/// Answers each consume of `group`: first when its id is among those inserted (`new`),
+/// replayed otherwise; or each with the error. Gives the group back unanswered when its
+/// statement failed and it has more than one job.
+pub(crate) fn answer_consumed<B: Batch<Job = Consume, Output = Consumed>>(
+    group: Vec<Queued<B>>,
+    new: Result<Vec<String>, sqlx::Error>,
+) -> Option<Vec<Queued<B>>> {
+    let (group, new) = match succeeded(group, new) {
+        Ok(sent) => sent,
+        Err(back) => return back,
+    };
+    for queued in group {
+        let first = new.iter().any(|jti| jti == queued.job.jti.as_str());
+        let consumed = if first {
+            Consumed::First
+        } else {
+            Consumed::Replayed
+        };
+        let _ = queued.answer.send(Ok(consumed));
+    }
+    None
+}
+
+/// The creation of `rows` sessions and their first refresh tokens in one statement (the
+/// sessions in a data-modifying `WITH`, PostgreSQL only); binds as [`bind_sessions`]: the
+/// sessions, then the tokens.
+pub(crate) fn sessions_with_tokens_sql(rows: usize) -> String {
+    let (sessions, tokens) = session_and_token_values(rows);
+    format!(
+        "WITH s AS (INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at) \
+         VALUES {sessions}) INSERT INTO tcx_refresh_tokens (digest, session_id, created_at) \
+         VALUES {tokens}"
+    )
+}
+
+/// The same as two statements, for one transaction: the sessions, then the tokens (each
+/// numbered from `$1`).
+pub(crate) fn sessions_then_tokens_sql(rows: usize) -> (String, String) {
+    let (sessions, _) = session_and_token_values(rows);
+    let (_, tokens) = session_and_token_values_from(rows, 0);
+    (
+        format!(
+            "INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at) VALUES {sessions}"
+        ),
+        format!("INSERT INTO tcx_refresh_tokens (digest, session_id, created_at) VALUES {tokens}"),
+    )
+}
+
+/// The `VALUES` lists of `rows` sessions (`$5r+1 ..= $5r+5`) and of their tokens, numbered
+/// after the sessions'.
+fn session_and_token_values(rows: usize) -> (String, String) {
+    session_and_token_values_from(rows, 5 * rows)
+}
+
+/// The `VALUES` lists of `rows` sessions (`$5r+1 ..= $5r+5`: id, user, app, now, expiry) and
+/// of their tokens (`$tokens_from+3r+1 ..= +3`: digest, session id, now).
+fn session_and_token_values_from(rows: usize, tokens_from: usize) -> (String, String) {
+    (tuples(rows, 5, 0), tuples(rows, 3, tokens_from))
+}
+
+/// What [`bind_sessions`] binds of each new session.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Binds {
+    /// Id, user, app, now, expiry.
+    Sessions,
+    /// The first refresh token's digest, the session id, now.
+    Tokens,
+}
+
+/// Binds the sessions or the tokens of [`sessions_with_tokens_sql`] and
+/// [`sessions_then_tokens_sql`].
+pub(crate) fn bind_sessions<'q, DB: sqlx::Database>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    group: &'q [Queued<impl Batch<Job = NewSession>>],
+    binds: Binds,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for queued in group {
+        let new = &queued.job;
+        query = match binds {
+            Binds::Sessions => query
+                .bind(new.session.id.as_str())
+                .bind(new.session.user.as_str())
+                .bind(new.session.app.as_str())
+                .bind(new.now)
+                .bind(new.session.expires_at),
+            Binds::Tokens => query
+                .bind(&new.refresh.as_bytes()[..])
+                .bind(new.session.id.as_str())
+                .bind(new.now),
+        };
+    }
+    query
+}
 
 /// How a job finds its row among the group's.
 pub(crate) trait UserKey {
@@ -348,13 +588,9 @@ where
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(_) if group.len() > 1 => return Some(group),
-        Err(err) => {
-            answer_all(group, &store_error(err));
-            return None;
-        }
+    let (group, rows) = match succeeded(group, rows) {
+        Ok(sent) => sent,
+        Err(back) => return back,
     };
     let mut users = match rows
         .iter()
@@ -376,22 +612,34 @@ where
 
 /// Answers each job of `group` once its statement is done, or each with the error; gives
 /// the group back unanswered when its statement failed and it has more than one job.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn answer_done<B: Batch<Output = ()>>(
     group: Vec<Queued<B>>,
     done: Result<(), sqlx::Error>,
 ) -> Option<Vec<Queued<B>>> {
-    match done {
-        Ok(()) => {
-            for queued in group {
-                let _ = queued.answer.send(Ok(()));
-            }
-            None
-        }
-        Err(_) if group.len() > 1 => Some(group),
+    let (group, ()) = match succeeded(group, done) {
+        Ok(sent) => sent,
+        Err(back) => return back,
+    };
+    for queued in group {
+        let _ = queued.answer.send(Ok(()));
+    }
+    None
+}
+
+/// A group's statement's outcome: `Ok` with the group to answer; or, when it failed, the
+/// group given back to be sent one job at a time (`Err(Some)`, more than one job), or
+/// `Err(None)` with its one job answered with the error.
+#[allow(clippy::type_complexity)]
+fn succeeded<B: Batch, T>(
+    group: Vec<Queued<B>>,
+    outcome: Result<T, sqlx::Error>,
+) -> Result<(Vec<Queued<B>>, T), Option<Vec<Queued<B>>>> {
+    match outcome {
+        Ok(value) => Ok((group, value)),
+        Err(_) if group.len() > 1 => Err(Some(group)),
         Err(err) => {
             answer_all(group, &store_error(err));
-            None
+            Err(None)
         }
     }
 }

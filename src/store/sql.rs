@@ -77,20 +77,30 @@ macro_rules! apply_migrations {
 
 pub(crate) use apply_migrations;
 
-/// Runs `transaction` on a task of its own and waits for it, so that a caller that gives up
-/// (a client gone, the store timeout) cannot cancel it half-way. sqlx 0.8.6 is not cancel-safe
-/// there: a `begin()` dropped while its `BEGIN` is in flight leaves a PostgreSQL connection
-/// inside an open transaction, and the pool hands it to the next caller, whose statements then
-/// run (and are rolled back or committed) with the stale transaction
-/// (transact-rs/sqlx#4393). Measured here before this: a refresh run cut off by its client
-/// left connections that turned the next sessions' commits into `there is no transaction in
-/// progress` notices, and those sessions were lost.
-pub(crate) async fn uncancelled<T: Send + 'static>(
-    transaction: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::spawn(transaction)
+/// Begins a transaction on a task of its own and waits for it, so that a caller that gives
+/// up (a client gone, the store timeout) cannot cancel the `BEGIN` half-way. sqlx 0.8.6 is not
+/// cancel-safe there: a `begin()` dropped while its `BEGIN` is in flight leaves a PostgreSQL
+/// connection inside an open transaction, and the pool hands it to the next caller, whose
+/// statements then run (and are rolled back or committed) with the stale transaction
+/// (transact-rs/sqlx#4393). Seen here: a refresh run cut off by its client left connections
+/// that turned later sessions' commits into `there is no transaction in progress` notices,
+/// and those sessions were lost. Once begun, a transaction dropped by its caller is rolled
+/// back (sqlx queues the `ROLLBACK`), so a timed-out rotation changes nothing.
+pub(crate) async fn begin<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    statement: Option<&'static str>,
+) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
+    let pool = pool.clone();
+    let begun = tokio::spawn(async move {
+        match statement {
+            Some(statement) => pool.begin_with(statement).await,
+            None => pool.begin().await,
+        }
+    });
+    begun
         .await
-        .map_err(|e| StoreError::other(format!("a store transaction's task failed: {e}")))?
+        .map_err(|e| StoreError::other(format!("a transaction's task failed: {e}")))?
+        .map_err(store_error)
 }
 
 #[cfg(test)]

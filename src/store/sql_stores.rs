@@ -56,7 +56,6 @@ pub(crate) trait UserShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static 
 
 /// A session to create, with its first refresh token's digest.
 #[derive(Debug)]
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) struct NewSession {
     pub(crate) session: Session,
     pub(crate) refresh: KeyDigest,
@@ -72,15 +71,15 @@ pub(crate) trait SessionShortcuts: Clone + std::fmt::Debug + Send + Sync + 'stat
     fn create(&self, session: &Session, refresh: &KeyDigest, now: i64) -> Option<Done>;
 }
 
-/// No path but the pool.
-#[derive(Clone, Copy, Debug)]
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-pub(crate) struct PoolOnly;
-
-impl SessionShortcuts for PoolOnly {
-    fn create(&self, _: &Session, _: &KeyDigest, _: i64) -> Option<Done> {
-        None
-    }
+/// Faster paths of the replay ledger beside the pool (sessions consumed in groups); `None`
+/// when a backend has none, and the pool's statement answers.
+pub(crate) trait LedgerShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
+    #[allow(clippy::type_complexity)]
+    fn consume(
+        &self,
+        jti: &crate::Jti,
+        expires_at: i64,
+    ) -> Option<Pin<Box<dyn Future<Output = Result<crate::store::Consumed, StoreError>> + Send>>>;
 }
 
 /// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
@@ -167,6 +166,7 @@ macro_rules! sql_stores {
         ledger: $Ledger:ident,
         sessions: $Sessions:ident,
         session_shortcuts: $SessionShortcuts:ty = $make_session_shortcuts:expr,
+        ledger_shortcuts: $LedgerShortcuts:ty = $make_ledger_shortcuts:expr,
         begin_write: $begin_write:literal,
         lock_rotation: $lock_rotation:literal,
         key_order: $key_order:literal $(,)?
@@ -391,12 +391,15 @@ macro_rules! sql_stores {
         #[derive(Debug)]
         pub struct $Ledger {
             pool: $Pool,
+            shortcuts: $LedgerShortcuts,
         }
 
         impl $Ledger {
             /// The ledger in `pool`'s database (migrated by [`migrate`](super::migrate)).
             pub fn new(pool: $Pool) -> Self {
-                $Ledger { pool }
+                let make_shortcuts: fn(&$Pool) -> $LedgerShortcuts = $make_ledger_shortcuts;
+                let shortcuts = make_shortcuts(&pool);
+                $Ledger { pool, shortcuts }
             }
 
         }
@@ -404,6 +407,10 @@ macro_rules! sql_stores {
         #[async_trait]
         impl ReplayLedger for $Ledger {
             async fn consume(&self, jti: &Jti, expires_at: i64) -> Result<Consumed, StoreError> {
+                use crate::store::sql_stores::LedgerShortcuts as _;
+                if let Some(consumed) = self.shortcuts.consume(jti, expires_at) {
+                    return consumed.await;
+                }
                 // A row for the id, expired or not, means used: never new again while held.
                 let done = sqlx::query(
                     "INSERT INTO tcx_replay (jti, expires_at) VALUES ($1, $2)
@@ -471,10 +478,7 @@ macro_rules! sql_stores {
                 if let Some(done) = self.shortcuts.create(session, refresh, now) {
                     return done.await;
                 }
-                let (pool, session, refresh) = (self.pool.clone(), session.clone(), *refresh);
-
-                crate::store::sql::uncancelled(async move {
-                let mut tx = pool.begin().await.map_err(store_error)?;
+                let mut tx = crate::store::sql::begin(&self.pool, None).await?;
                 sqlx::query(
                     "INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at)
                      VALUES ($1, $2, $3, $4, $5)",
@@ -497,8 +501,6 @@ macro_rules! sql_stores {
                 .await
                 .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)
-                })
-                .await
             }
 
             async fn rotate(
@@ -519,10 +521,7 @@ macro_rules! sql_stores {
                     return Ok(Rotation::Invalid);
                 }
                 // Then again under the write lock, which serializes rotations of the family.
-                let (pool, presented, next) = (self.pool.clone(), *presented, *next);
-
-                crate::store::sql::uncancelled(async move {
-                let mut tx = pool.begin_with($begin_write).await.map_err(store_error)?;
+                let mut tx = crate::store::sql::begin(&self.pool, Some($begin_write)).await?;
                 let row: Option<LockedRow> = sqlx::query_as(concat!(
                     "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at,
                             t.generation, t.grace_used_at
@@ -620,8 +619,6 @@ macro_rules! sql_stores {
                     .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(Rotation::Rotated(session))
-                })
-                .await
             }
 
             async fn purge_expired(&self, now: i64, limit: usize) -> Result<u64, StoreError> {
@@ -630,10 +627,7 @@ macro_rules! sql_stores {
                 const EXPIRED: &str =
                     "SELECT id FROM tcx_sessions WHERE expires_at < $1 ORDER BY expires_at, id LIMIT $2";
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let pool = self.pool.clone();
-
-                crate::store::sql::uncancelled(async move {
-                let mut tx = pool.begin_with($begin_write).await.map_err(store_error)?;
+                let mut tx = crate::store::sql::begin(&self.pool, Some($begin_write)).await?;
                 sqlx::query(&format!(
                     "DELETE FROM tcx_refresh_tokens WHERE session_id IN ({EXPIRED})"
                 ))
@@ -650,8 +644,6 @@ macro_rules! sql_stores {
                     .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(done.rows_affected())
-                })
-                .await
             }
 
             async fn revoke_user(&self, user: &UserId) -> Result<u64, StoreError> {
@@ -689,10 +681,7 @@ macro_rules! sql_stores {
             }
 
             async fn delete_user(&self, user: &UserId) -> Result<u64, StoreError> {
-                let (pool, user) = (self.pool.clone(), user.clone());
-
-                crate::store::sql::uncancelled(async move {
-                let mut tx = pool.begin_with($begin_write).await.map_err(store_error)?;
+                let mut tx = crate::store::sql::begin(&self.pool, Some($begin_write)).await?;
                 sqlx::query(
                     "DELETE FROM tcx_refresh_tokens WHERE session_id IN
                          (SELECT id FROM tcx_sessions WHERE user_id = $1)",
@@ -708,8 +697,6 @@ macro_rules! sql_stores {
                     .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(done.rows_affected())
-                })
-                .await
             }
 
             async fn revoke(&self, id: &SessionId) -> Result<bool, StoreError> {

@@ -25,17 +25,15 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::grouped::{
-    Batch, Grouped, Queued, Read, Reads, ReadsById, Upserts, answer_done, grouped_statements,
-};
+use super::grouped::{Grouped, Read, Reads, ReadsById, Upserts, grouped_statements};
 use super::sql::{apply_migrations, store_error};
-use super::sql_stores::{Done, Found, NewSession, Upsert, UserQuery, UserShortcuts, Written};
-use crate::store::Session;
-use crate::{AppId, KeyDigest, StoreError, UserId};
+use super::sql_stores::{Found, Upsert, UserQuery, UserShortcuts, Written};
+use crate::{AppId, StoreError, UserId};
 
 mod stores;
 
-grouped_statements!(PgPool, sqlx::postgres::PgRow: Upserts, Reads, ReadsById);
+grouped_statements!(PgPool, sqlx::postgres::PgRow: Upserts, Reads, ReadsById, Consumes);
+grouped_statements!(@SessionInserts PgPool, one_statement: true);
 
 /// Lanes of each grouped call: statements of groups in flight at once (of the pool's
 /// connections). Fewer lanes make larger groups; more, shorter waits under light load.
@@ -83,96 +81,6 @@ impl UserShortcuts for Shortcuts {
 pub use stores::{
     PostgresApiKeyStore, PostgresReplayLedger, PostgresSessionStore, PostgresUserStore,
 };
-
-/// The session store's path beside the pool: sessions created in groups, each group one
-/// statement (the sessions and their first refresh tokens).
-#[derive(Clone, Debug)]
-struct SessionShortcuts(Grouped<SessionInserts>);
-
-impl SessionShortcuts {
-    fn for_pool(pool: &PgPool) -> Self {
-        SessionShortcuts(Grouped::new(SessionInserts(pool.clone()), LANES))
-    }
-}
-
-impl super::sql_stores::SessionShortcuts for SessionShortcuts {
-    fn create(&self, session: &Session, refresh: &KeyDigest, now: i64) -> Option<Done> {
-        let new = NewSession {
-            session: session.clone(),
-            refresh: *refresh,
-            now,
-        };
-        self.0.call(new).ok()
-    }
-}
-
-/// Grouped session creations: [`insert_sessions_sql`] for the whole group.
-struct SessionInserts(PgPool);
-
-impl SessionInserts {
-    async fn insert(&self, group: &[Queued<Self>]) -> Result<(), sqlx::Error> {
-        let sql = insert_sessions_sql(group.len());
-        let mut query = sqlx::query(&sql);
-        for queued in group {
-            let new = &queued.job;
-            query = query
-                .bind(new.session.id.as_str())
-                .bind(new.session.user.as_str())
-                .bind(new.session.app.as_str())
-                .bind(new.now)
-                .bind(new.session.expires_at)
-                .bind(&new.refresh.as_bytes()[..]);
-        }
-        query.execute(&self.0).await.map(|_| ())
-    }
-}
-
-impl Batch for SessionInserts {
-    type Job = NewSession;
-    type Output = ();
-    const WHAT: &'static str = "session writer";
-
-    fn clash(_: &NewSession, _: &NewSession) -> bool {
-        false
-    }
-
-    async fn send(&self, group: Vec<Queued<Self>>) {
-        let done = self.insert(&group).await;
-        // A group whose statement failed: each session alone, so that one row's error is
-        // that row's only.
-        if let Some(group) = answer_done(group, done) {
-            for queued in group {
-                let done = self.insert(std::slice::from_ref(&queued)).await;
-                answer_done(vec![queued], done);
-            }
-        }
-    }
-}
-
-/// The creation of `rows` sessions and their first refresh tokens in one statement (atomic
-/// on its own: the sessions in a data-modifying `WITH`); row `r` binds `$6r+1 ..= $6r+6`:
-/// session id, user, app, now, expiry, the refresh token's digest.
-fn insert_sessions_sql(rows: usize) -> String {
-    let (mut sessions, mut tokens) = (Vec::new(), Vec::new());
-    for r in 0..rows {
-        let p = |n: usize| 6 * r + n;
-        sessions.push(format!(
-            "(${}, ${}, ${}, ${}, ${})",
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5)
-        ));
-        tokens.push(format!("(${}, ${}, ${})", p(6), p(1), p(4)));
-    }
-    format!(
-        "WITH s AS (INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at) \
-         VALUES {}) INSERT INTO tcx_refresh_tokens (digest, session_id, created_at) VALUES {}",
-        sessions.join(", "),
-        tokens.join(", ")
-    )
-}
 
 /// The embedded migrations, applied in order; each runs once per schema.
 const MIGRATIONS: &[(i64, &str)] = &[

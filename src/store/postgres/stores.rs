@@ -2,6 +2,8 @@
 
 use sqlx::PgPool;
 
+use crate::store::grouped::{Consumes, Grouped, SessionInserts};
+
 crate::store::sql_stores::sql_stores! {
     backend: "PostgreSQL",
     pool: PgPool,
@@ -10,7 +12,10 @@ crate::store::sql_stores::sql_stores! {
     keys: PostgresApiKeyStore,
     ledger: PostgresReplayLedger,
     sessions: PostgresSessionStore,
-    session_shortcuts: super::SessionShortcuts = super::SessionShortcuts::for_pool,
+    session_shortcuts: Grouped<SessionInserts<PgPool>> = |pool| {
+        Grouped::new(SessionInserts(pool.clone()), super::LANES)
+    },
+    ledger_shortcuts: Grouped<Consumes<PgPool>> = |pool| Grouped::new(Consumes(pool.clone()), super::LANES),
     begin_write: "BEGIN",
     // Concurrent rotations of one token wait here; the second then sees it rotated.
     lock_rotation: "FOR UPDATE OF t, s",

@@ -45,7 +45,8 @@ use crate::StoreError;
 mod readers;
 mod stores;
 
-grouped_statements!(SqlitePool, sqlx::sqlite::SqliteRow: Upserts);
+grouped_statements!(SqlitePool, sqlx::sqlite::SqliteRow: Upserts, Consumes);
+grouped_statements!(@SessionInserts SqlitePool, one_statement: false);
 
 pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore};
 
