@@ -1,14 +1,17 @@
-//! User reads and sign-ups sent in groups: concurrent calls queue for a few tasks (lanes),
-//! each of which takes what has queued and sends it as one multi-row statement, so one round
-//! trip (and, for a write, one commit) serves the whole group.
+//! Calls sent in groups: concurrent calls of one kind queue for a few tasks (lanes), each of
+//! which takes what has queued and sends it as one multi-row statement, so one round trip
+//! (and, for a write, one commit) serves the whole group.
 //!
-//! SQLite writes its sign-ups this way on one lane (one writer: each sign-up alone paid the
-//! thread hand-offs of sqlx's connection thread and a WAL append of the same few pages);
-//! PostgreSQL reads and writes users this way on a few lanes (each statement alone paid a
-//! round trip, and on a small machine the context switches of waking the server and being
-//! woken; `BENCHMARKS.md` has both measured). A group is only as large as the queue when a
-//! lane comes back for more: under light load it is one row, sent at once; no call waits
-//! for a timer.
+//! The kinds: user reads by `(app, external id)` and by id, sign-ups (upserts), used-token
+//! records (the replay ledger) and new sessions. SQLite writes its sign-ups, ledger entries
+//! and sessions this way on one lane each (one writer: each write alone paid the thread
+//! hand-offs of sqlx's connection thread and a WAL append of the same few pages); PostgreSQL
+//! sends all five kinds this way on a few lanes (each statement alone paid a round trip, and
+//! on a small machine the context switches of waking the server and being woken;
+//! `BENCHMARKS.md` has both measured). A group is only as large as the queue when a lane
+//! comes back for more: under light load it is one row, sent at once; no call waits for a
+//! timer. A group whose statement fails is sent again one job at a time, so that an error is
+//! only its own job's.
 
 use std::collections::VecDeque;
 use std::future::Future;
