@@ -1472,27 +1472,15 @@ async fn redis_limiters_with_one_prefix_share_the_count() {
     retry_after(decisions[7]);
 }
 
-/// A rotation whose caller gives up part-way (a client gone, the store timeout) leaves the
-/// pool sound: with one connection, a session created right after is committed, as another
-/// pool sees. sqlx 0.8.6 left a connection inside an open transaction when `begin()` was
-/// cancelled (transact-rs/sqlx#4393); the stores run their transactions on tasks of their own.
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_cancelled_rotation_leaves_no_open_transaction_behind() {
-    use techcentrix_auth::store::postgres::{self, PostgresSessionStore};
-    let Some(schema) = common::services::PgSchema::new() else {
-        return;
-    };
-    let one = postgres::connect(&schema.options().max_connections(1))
-        .await
-        .unwrap();
-    let other = postgres::connect(&schema.options().max_connections(1))
-        .await
-        .unwrap();
-    let (sessions, seen_by_other) = (
-        PostgresSessionStore::new(one),
-        PostgresSessionStore::new(other),
-    );
+/// Rotations whose callers give up part-way (a client gone, the store timeout) leave the
+/// pool sound: with one connection, a session created right after each is committed, as a
+/// store on another connection sees. sqlx 0.8.6 left a PostgreSQL connection inside an open
+/// transaction when `begin()` was cancelled (transact-rs/sqlx#4393), and a SQLite one too;
+/// the stores begin their transactions on tasks of their own.
+async fn cancelled_rotations_leave_the_pool_sound(
+    sessions: &dyn SessionStore,
+    seen_by_other: &dyn SessionStore,
+) {
     for i in 0..80u64 {
         let (s, t) = (session(FAR), digest("t"));
         sessions.create(&s, &t).await.unwrap();
@@ -1511,4 +1499,41 @@ async fn postgres_a_cancelled_rotation_leaves_no_open_transaction_behind() {
             "the session created after cut-off {i} was committed"
         );
     }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_cancelled_rotation_leaves_no_open_transaction_behind() {
+    use techcentrix_auth::store::postgres::{self, PostgresSessionStore};
+    let Some(schema) = common::services::PgSchema::new() else {
+        return;
+    };
+    let one = postgres::connect(&schema.options().max_connections(1))
+        .await
+        .unwrap();
+    let other = postgres::connect(&schema.options().max_connections(1))
+        .await
+        .unwrap();
+    cancelled_rotations_leave_the_pool_sound(
+        &PostgresSessionStore::new(one),
+        &PostgresSessionStore::new(other),
+    )
+    .await;
+}
+
+/// The same on SQLite, whose pool has one connection: a `BEGIN` begun in place and cut off
+/// left it inside the stale transaction as well.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_cancelled_rotation_leaves_no_open_transaction_behind() {
+    use techcentrix_auth::store::sqlite::{self, SqliteSessionStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cancel.db");
+    let one = sqlite::open(&path).await.unwrap();
+    let other = sqlite::open(&path).await.unwrap();
+    cancelled_rotations_leave_the_pool_sound(
+        &SqliteSessionStore::new(one),
+        &SqliteSessionStore::new(other),
+    )
+    .await;
 }

@@ -85,19 +85,22 @@ pub(crate) use apply_migrations;
 /// (transact-rs/sqlx#4393). Seen here: a refresh run cut off by its client left connections
 /// that turned later sessions' commits into `there is no transaction in progress` notices,
 /// and those sessions were lost. Once begun, a transaction dropped by its caller is rolled
-/// back (sqlx queues the `ROLLBACK`), so a timed-out rotation changes nothing.
+/// back (sqlx queues the `ROLLBACK`), so a timed-out rotation changes nothing. SQLite needs
+/// it as much: begun in place, a cancelled rotation on its one connection left the next
+/// session uncommitted too (`sqlite_a_cancelled_rotation_leaves_no_open_transaction_behind`
+/// fails that way).
 pub(crate) async fn begin<DB: sqlx::Database>(
     pool: &sqlx::Pool<DB>,
     statement: Option<&'static str>,
 ) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
     let pool = pool.clone();
-    let begun = tokio::spawn(async move {
+    let begin = async move {
         match statement {
             Some(statement) => pool.begin_with(statement).await,
             None => pool.begin().await,
         }
-    });
-    begun
+    };
+    tokio::spawn(begin)
         .await
         .map_err(|e| StoreError::other(format!("a transaction's task failed: {e}")))?
         .map_err(store_error)
