@@ -15,24 +15,18 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::sql::store_error;
-use crate::store::sql_stores::{
-    Done, LedgerShortcuts, NewSession, SessionShortcuts, Upsert, user_from_row,
-};
-use crate::store::{Consumed, Session, User};
-use crate::{AppId, Jti, KeyDigest, StoreError, UserId};
+use crate::store::sql_stores::{Answer, NewSession, Upsert, user_from_row};
+use crate::store::{Consumed, User};
+use crate::{AppId, Jti, StoreError, UserId};
 
 /// The most rows in one statement. Few distinct statement texts also keep sqlx's statement
 /// cache (100 entries) from churning.
 pub(crate) const MAX_GROUP: usize = 64;
-
-/// A boxed future that answers a grouped call.
-pub(crate) type Answer<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
 
 /// A read of one user by `(app, external id)`.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -244,29 +238,28 @@ macro_rules! grouped_statements {
                 && a.profile.external_id == b.profile.external_id,
             take: true,
             sql: crate::store::sql_stores::upsert_sql,
-            bind: |query, queued| query
-                .bind(queued.job.new_id.as_str())
-                .bind(queued.job.app.as_str())
-                .bind(queued.job.profile.external_id.as_str())
-                .bind(queued.job.profile.email.as_str())
-                .bind(queued.job.profile.first_name.as_str())
-                .bind(queued.job.now));
+            bind: |query, group| crate::store::sql_stores::bind_upserts(
+                query,
+                group.iter().map(|queued| &queued.job),
+            ));
     };
     (@ReadsById $Pool:ty, $Row:ty) => {
         grouped_statements!(@batch $Pool, $Row, ReadsById, crate::UserId,
             "user reader", clash: |_a, _b| false,
             take: false,
             sql: crate::store::grouped::read_by_id_sql,
-            bind: |query, queued| query.bind(queued.job.as_str()));
+            bind: |query, group| group
+                .iter()
+                .fold(query, |query, queued| query.bind(queued.job.as_str())));
     };
     (@Reads $Pool:ty, $Row:ty) => {
         grouped_statements!(@batch $Pool, $Row, Reads, crate::store::grouped::Read,
             "user reader", clash: |_a, _b| false,
             take: false,
             sql: crate::store::grouped::read_sql,
-            bind: |query, queued| query
+            bind: |query, group| group.iter().fold(query, |query, queued| query
                 .bind(queued.job.app.as_str())
-                .bind(queued.job.external_id.as_str()));
+                .bind(queued.job.external_id.as_str())));
     };
     // Sends `group` with `this.run`; if its statement failed, each job alone, so that one
     // row's error is that row's only. `answer` answers the jobs, or gives them back.
@@ -356,7 +349,7 @@ macro_rules! grouped_statements {
         clash: |$a:ident, $b:ident| $clash:expr,
         take: $take:literal,
         sql: $sql:path,
-        bind: |$query:ident, $queued:ident| $bind:expr) => {
+        bind: |$query:ident, $group:ident| $bind:expr) => {
         impl crate::store::grouped::$Batch<$Pool> {
             /// The rows of `group`'s statement.
             async fn fetch(
@@ -364,11 +357,8 @@ macro_rules! grouped_statements {
                 group: &[crate::store::grouped::Queued<Self>],
             ) -> Result<Vec<$Row>, sqlx::Error> {
                 let sql = $sql(group.len());
-                let mut $query = sqlx::query(&sql);
-                for $queued in group {
-                    $query = $bind;
-                }
-                $query.fetch_all(&self.0).await
+                let ($query, $group) = (sqlx::query(&sql), group);
+                $bind.fetch_all(&self.0).await
             }
         }
 
@@ -414,35 +404,6 @@ pub(crate) struct Consumes<P>(pub(crate) P);
 
 /// Grouped session creations on a pool.
 pub(crate) struct SessionInserts<P>(pub(crate) P);
-
-/// The ledger's path beside the pool: ids consumed in groups.
-impl<P: Send + Sync + 'static> LedgerShortcuts for Grouped<Consumes<P>>
-where
-    Consumes<P>: Batch<Job = Consume, Output = Consumed>,
-{
-    fn consume(&self, jti: &Jti, expires_at: i64) -> Option<Answer<Consumed>> {
-        let consume = Consume {
-            jti: jti.clone(),
-            expires_at,
-        };
-        self.call(consume).ok()
-    }
-}
-
-/// The session store's path beside the pool: sessions created in groups.
-impl<P: Send + Sync + 'static> SessionShortcuts for Grouped<SessionInserts<P>>
-where
-    SessionInserts<P>: Batch<Job = NewSession, Output = ()>,
-{
-    fn create(&self, session: &Session, refresh: &KeyDigest, now: i64) -> Option<Done> {
-        let new = NewSession {
-            session: session.clone(),
-            refresh: *refresh,
-            now,
-        };
-        self.call(new).ok()
-    }
-}
 
 /// The insert of `rows` ledger entries in one statement, answering the ids that were new;
 /// row `r` binds `$2r+1, $2r+2`: id, expiry. A row for the id, expired or not, means used.

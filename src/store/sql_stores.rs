@@ -34,9 +34,12 @@ pub(crate) struct Upsert {
     pub(crate) now: i64,
 }
 
-/// A read or write on the store's own path, owning what it needs: the user row (`None`: no
-/// such user; for an upsert, the stored profile was already this one).
-pub(crate) type Written = Pin<Box<dyn Future<Output = Result<Option<User>, StoreError>> + Send>>;
+/// A call on the store's own path beside the pool (a grouped one), owning what it needs.
+pub(crate) type Answer<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+
+/// A user read or upsert on the store's own path: the user row (`None`: no such user; for
+/// an upsert, the stored profile was already this one).
+pub(crate) type Written = Answer<Option<User>>;
 
 /// A read on a shortcut: answered at once (SQLite's inline read) or later (a group's).
 pub(crate) enum Found {
@@ -60,26 +63,6 @@ pub(crate) struct NewSession {
     pub(crate) session: Session,
     pub(crate) refresh: KeyDigest,
     pub(crate) now: i64,
-}
-
-/// A write on the store's own path that answers nothing but its outcome.
-pub(crate) type Done = Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send>>;
-
-/// Faster paths of the session store beside the pool (PostgreSQL: sessions created in
-/// groups); `None` when a backend has none, and the pool's transaction writes it.
-pub(crate) trait SessionShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
-    fn create(&self, session: &Session, refresh: &KeyDigest, now: i64) -> Option<Done>;
-}
-
-/// Faster paths of the replay ledger beside the pool (sessions consumed in groups); `None`
-/// when a backend has none, and the pool's statement answers.
-pub(crate) trait LedgerShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
-    #[allow(clippy::type_complexity)]
-    fn consume(
-        &self,
-        jti: &crate::Jti,
-        expires_at: i64,
-    ) -> Option<Pin<Box<dyn Future<Output = Result<crate::store::Consumed, StoreError>> + Send>>>;
 }
 
 /// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
@@ -165,8 +148,7 @@ macro_rules! sql_stores {
         keys: $Keys:ident,
         ledger: $Ledger:ident,
         sessions: $Sessions:ident,
-        session_shortcuts: $SessionShortcuts:ty = $make_session_shortcuts:expr,
-        ledger_shortcuts: $LedgerShortcuts:ty = $make_ledger_shortcuts:expr,
+        write_lanes: $write_lanes:expr,
         begin_write: $begin_write:literal,
         lock_rotation: $lock_rotation:literal,
         key_order: $key_order:literal $(,)?
@@ -391,15 +373,18 @@ macro_rules! sql_stores {
         #[derive(Debug)]
         pub struct $Ledger {
             pool: $Pool,
-            shortcuts: $LedgerShortcuts,
+            /// Ids consumed in groups, `write_lanes` at a time.
+            grouped: crate::store::grouped::Grouped<crate::store::grouped::Consumes<$Pool>>,
         }
 
         impl $Ledger {
             /// The ledger in `pool`'s database (migrated by [`migrate`](super::migrate)).
             pub fn new(pool: $Pool) -> Self {
-                let make_shortcuts: fn(&$Pool) -> $LedgerShortcuts = $make_ledger_shortcuts;
-                let shortcuts = make_shortcuts(&pool);
-                $Ledger { pool, shortcuts }
+                let grouped = crate::store::grouped::Grouped::new(
+                    crate::store::grouped::Consumes(pool.clone()),
+                    $write_lanes,
+                );
+                $Ledger { pool, grouped }
             }
 
         }
@@ -407,8 +392,9 @@ macro_rules! sql_stores {
         #[async_trait]
         impl ReplayLedger for $Ledger {
             async fn consume(&self, jti: &Jti, expires_at: i64) -> Result<Consumed, StoreError> {
-                use crate::store::sql_stores::LedgerShortcuts as _;
-                if let Some(consumed) = self.shortcuts.consume(jti, expires_at) {
+                let consume = crate::store::grouped::Consume { jti: jti.clone(), expires_at };
+                // The pool's statement only when the lanes are gone (their runtime shut down).
+                if let Ok(consumed) = self.grouped.call(consume) {
                     return consumed.await;
                 }
                 // A row for the id, expired or not, means used: never new again while held.
@@ -445,7 +431,8 @@ macro_rules! sql_stores {
         #[derive(Debug)]
         pub struct $Sessions {
             pool: $Pool,
-            shortcuts: $SessionShortcuts,
+            /// Sessions created in groups, `write_lanes` at a time.
+            grouped: crate::store::grouped::Grouped<crate::store::grouped::SessionInserts<$Pool>>,
         }
 
         /// A token's family: session id, the token's `rotated_at`, user, app, the family's
@@ -463,9 +450,11 @@ macro_rules! sql_stores {
         impl $Sessions {
             /// The sessions in `pool`'s database (migrated by [`migrate`](super::migrate)).
             pub fn new(pool: $Pool) -> Self {
-                let make_shortcuts: fn(&$Pool) -> $SessionShortcuts = $make_session_shortcuts;
-                let shortcuts = make_shortcuts(&pool);
-                $Sessions { pool, shortcuts }
+                let grouped = crate::store::grouped::Grouped::new(
+                    crate::store::grouped::SessionInserts(pool.clone()),
+                    $write_lanes,
+                );
+                $Sessions { pool, grouped }
             }
 
         }
@@ -473,9 +462,14 @@ macro_rules! sql_stores {
         #[async_trait]
         impl SessionStore for $Sessions {
             async fn create(&self, session: &Session, refresh: &KeyDigest) -> Result<(), StoreError> {
-                use crate::store::sql_stores::SessionShortcuts as _;
                 let now = unix_now();
-                if let Some(done) = self.shortcuts.create(session, refresh, now) {
+                let new = crate::store::sql_stores::NewSession {
+                    session: session.clone(),
+                    refresh: *refresh,
+                    now,
+                };
+                // The pool's transaction only when the lanes are gone (their runtime shut down).
+                if let Ok(done) = self.grouped.call(new) {
                     return done.await;
                 }
                 let mut tx = crate::store::sql::begin(&self.pool, None).await?;

@@ -2,8 +2,6 @@
 
 use sqlx::PgPool;
 
-use crate::store::grouped::{Consumes, Grouped, SessionInserts};
-
 crate::store::sql_stores::sql_stores! {
     backend: "PostgreSQL",
     pool: PgPool,
@@ -12,10 +10,8 @@ crate::store::sql_stores::sql_stores! {
     keys: PostgresApiKeyStore,
     ledger: PostgresReplayLedger,
     sessions: PostgresSessionStore,
-    session_shortcuts: Grouped<SessionInserts<PgPool>> = |pool| {
-        Grouped::new(SessionInserts(pool.clone()), super::LANES)
-    },
-    ledger_shortcuts: Grouped<Consumes<PgPool>> = |pool| Grouped::new(Consumes(pool.clone()), super::LANES),
+    // Ledger entries and sessions written in groups, this many at a time.
+    write_lanes: super::LANES,
     begin_write: "BEGIN",
     // Concurrent rotations of one token wait here; the second then sees it rotated.
     lock_rotation: "FOR UPDATE OF t, s",

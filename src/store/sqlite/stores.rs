@@ -2,8 +2,6 @@
 
 use sqlx::SqlitePool;
 
-use crate::store::grouped::{Consumes, Grouped, SessionInserts};
-
 crate::store::sql_stores::sql_stores! {
     backend: "SQLite",
     pool: SqlitePool,
@@ -12,11 +10,8 @@ crate::store::sql_stores::sql_stores! {
     keys: SqliteApiKeyStore,
     ledger: SqliteReplayLedger,
     sessions: SqliteSessionStore,
-    // One lane each: SQLite has one writer.
-    session_shortcuts: Grouped<SessionInserts<SqlitePool>> = |pool| {
-        Grouped::new(SessionInserts(pool.clone()), 1)
-    },
-    ledger_shortcuts: Grouped<Consumes<SqlitePool>> = |pool| Grouped::new(Consumes(pool.clone()), 1),
+    // Ledger entries and sessions written in groups, one lane each: SQLite has one writer.
+    write_lanes: 1,
     // The write lock up front: concurrent rotations queue on busy_timeout instead of
     // failing to upgrade a read transaction.
     begin_write: "BEGIN IMMEDIATE",
