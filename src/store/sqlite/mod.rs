@@ -42,6 +42,7 @@ use super::sql::{apply_migrations, store_error};
 use super::sql_stores::{Found, Upsert, UserQuery, UserShortcuts, Written};
 use crate::StoreError;
 
+mod checkpoints;
 mod readers;
 mod stores;
 
@@ -107,7 +108,13 @@ pub async fn open(path: impl AsRef<Path>) -> Result<SqlitePool, StoreError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
+        .foreign_keys(true)
+        // The user store checkpoints on a thread of its own (see `checkpoints`); the writer
+        // does only if that falls behind or does not run.
+        .pragma(
+            "wal_autocheckpoint",
+            checkpoints::FALLBACK_PAGES.to_string(),
+        );
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))

@@ -21,8 +21,8 @@ use crate::{AppId, StoreError, UserId};
 /// Idle connections kept for reuse.
 const IDLE: usize = 4;
 
-/// Inline readers for a file database; none for an in-memory one (another connection
-/// would see another database).
+/// Inline readers for a file database, and its checkpoints; none for an in-memory one
+/// (another connection would see another database).
 #[derive(Clone, Debug)]
 pub(crate) struct InlineReaders(Option<Arc<Readers>>);
 
@@ -30,6 +30,8 @@ pub(crate) struct InlineReaders(Option<Arc<Readers>>);
 struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// The file's checkpoints, off the write path, for as long as the user store lives.
+    _checkpoints: Option<super::checkpoints::Checkpoints>,
 }
 
 impl InlineReaders {
@@ -44,6 +46,7 @@ impl InlineReaders {
             Arc::new(Readers {
                 path: path.to_path_buf(),
                 idle: Mutex::default(),
+                _checkpoints: super::checkpoints::Checkpoints::start(path),
             })
         }))
     }
