@@ -16,7 +16,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 /// How often the WAL is checkpointed while writes come in.
-pub(super) const INTERVAL: Duration = Duration::from_millis(100);
+const INTERVAL: Duration = Duration::from_millis(100);
 
 /// How often an idle WAL is looked at.
 const IDLE_INTERVAL: Duration = Duration::from_secs(1);

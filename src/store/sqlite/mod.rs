@@ -54,11 +54,12 @@ grouped_statements!(@SessionInserts SqlitePool, one_statement: false);
 pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore};
 
 /// The user store's paths beside the pool: reads on the calling thread, sign-ups written
-/// in groups.
+/// in groups; and the file's checkpoints, off the write path, while the store lives.
 #[derive(Clone, Debug)]
 struct Shortcuts {
     readers: readers::InlineReaders,
     upserts: Grouped<Upserts<SqlitePool>>,
+    _checkpoints: Option<std::sync::Arc<checkpoints::Checkpoints>>,
 }
 
 impl Shortcuts {
@@ -67,6 +68,9 @@ impl Shortcuts {
             readers: readers::InlineReaders::for_pool(pool),
             // One lane: SQLite has one writer.
             upserts: Grouped::new(Upserts(pool.clone()), 1),
+            _checkpoints: readers::database_file(pool)
+                .and_then(|path| checkpoints::Checkpoints::start(&path))
+                .map(std::sync::Arc::new),
         }
     }
 }

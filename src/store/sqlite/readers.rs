@@ -21,8 +21,8 @@ use crate::{AppId, StoreError, UserId};
 /// Idle connections kept for reuse.
 const IDLE: usize = 4;
 
-/// Inline readers for a file database, and its checkpoints; none for an in-memory one
-/// (another connection would see another database).
+/// Inline readers for a file database; none for an in-memory one (another connection
+/// would see another database).
 #[derive(Clone, Debug)]
 pub(crate) struct InlineReaders(Option<Arc<Readers>>);
 
@@ -30,26 +30,29 @@ pub(crate) struct InlineReaders(Option<Arc<Readers>>);
 struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    /// The file's checkpoints, off the write path, for as long as the user store lives.
-    _checkpoints: Option<super::checkpoints::Checkpoints>,
 }
 
 impl InlineReaders {
     pub(crate) fn for_pool(pool: &SqlitePool) -> Self {
-        let options = pool.connect_options();
-        let path = options.get_filename();
-        let in_memory = path.as_os_str().is_empty()
-            || path
-                .to_str()
-                .is_some_and(|p| p.starts_with(":memory:") || p.contains("mode=memory"));
-        InlineReaders((!in_memory).then(|| {
+        InlineReaders(database_file(pool).map(|path| {
             Arc::new(Readers {
-                path: path.to_path_buf(),
+                path,
                 idle: Mutex::default(),
-                _checkpoints: super::checkpoints::Checkpoints::start(path),
             })
         }))
     }
+}
+
+/// The file of `pool`'s database; `None` for an in-memory one (another connection would
+/// see another database).
+pub(crate) fn database_file(pool: &SqlitePool) -> Option<PathBuf> {
+    let options = pool.connect_options();
+    let path = options.get_filename();
+    let in_memory = path.as_os_str().is_empty()
+        || path
+            .to_str()
+            .is_some_and(|p| p.starts_with(":memory:") || p.contains("mode=memory"));
+    (!in_memory).then(|| path.to_path_buf())
 }
 
 impl Readers {
