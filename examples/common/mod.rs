@@ -16,18 +16,21 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use techcentrix_auth::events::TracingEvents;
 use techcentrix_auth::token::Claims;
 use techcentrix_auth::{AuthBody, BoxError, Error, TechCentrixAuth};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Sleep;
 use tower::{Service, ServiceExt};
 use tracing_subscriber::EnvFilter;
 
+mod connections;
 pub(crate) mod env;
 mod log;
+mod log_clock;
+
+use connections::{Connections, Control, Ended};
 
 use env::EnvConfig;
 
@@ -136,6 +139,7 @@ pub(crate) async fn start() -> Result<(TechCentrixAuth, Listener), ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(&LOG)
+        .with_timer(log_clock::CachedSecondClock)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let fail = |message: String| {
@@ -202,7 +206,7 @@ where
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Connections::default());
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         // A free slot before the next accept: at the cap, connections wait in the backlog.
@@ -223,36 +227,35 @@ where
             },
             () = &mut shutdown => break,
         };
-        // Set by the request body's timer when it runs out: the connection is then dropped.
-        let cut_off = Arc::new(Notify::new());
+        let opened = connections.open();
         let hyper_service = {
-            let cut_off = cut_off.clone();
+            let control = opened.control.clone();
             let service = service.clone();
             let timeout = limits.body_read_timeout;
             hyper::service::service_fn(move |request: Request<Incoming>| {
-                let request = request.map(|body| TimedBody::new(body, timeout, cut_off.clone()));
+                let request = request.map(|body| TimedBody::new(body, timeout, control.clone()));
                 service.clone().oneshot(request)
             })
         };
-        let connection = builder.serve_connection(TokioIo::new(stream), hyper_service);
-        let connection = graceful.watch(connection);
+        let connection = opened.run(builder.serve_connection(TokioIo::new(stream), hyper_service));
         tokio::spawn(async move {
             let _slot = slot;
-            tokio::select! {
-                biased;
-                () = cut_off.notified() => {
+            match connection.await {
+                Ended::CutOff => {
                     tracing::debug!(%peer, "request body not received in time; connection closed");
                 }
-                result = connection => {
-                    if let Err(err) = result {
-                        tracing::debug!(%peer, error = %err, "connection error");
-                    }
+                Ended::Closed(Err(err)) => {
+                    tracing::debug!(%peer, error = %err, "connection error");
                 }
+                Ended::Closed(Ok(())) => {}
             }
         });
     }
     drop(tcp);
-    graceful.shutdown().await;
+    // Each connection's task holds a slot until it ends: all the slots free, all have ended.
+    connections.finish_all();
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
     flush_logs();
     ExitCode::SUCCESS
 }
@@ -270,9 +273,9 @@ pin_project_lite::pin_project! {
     /// A request body that must be whole within `TCX_BODY_READ_TIMEOUT` of the first time
     /// the service waits for it (not of the end of the head: time the service spends before
     /// reading, such as a slow store at the key check, is not the client's). Past that, instead
-    /// of the next frame, it wakes the connection's [`Notify`], which closes the connection,
-    /// and stays pending: the service never answers a request it did not receive. A body that
-    /// is there when read (most are, sent with their head) never starts a timer.
+    /// of the next frame, it cuts the connection off through its [`Control`] and stays
+    /// pending: the service never answers a request it did not receive. A body that is there
+    /// when read (most are, sent with their head) never starts a timer.
     #[derive(Debug)]
     pub(crate) struct TimedBody {
         #[pin]
@@ -280,17 +283,17 @@ pin_project_lite::pin_project! {
         timeout: Duration,
         #[pin]
         timer: Option<Sleep>,
-        cut_off: Arc<Notify>,
+        control: Arc<Control>,
     }
 }
 
 impl TimedBody {
-    fn new(inner: Incoming, timeout: Duration, cut_off: Arc<Notify>) -> TimedBody {
+    fn new(inner: Incoming, timeout: Duration, control: Arc<Control>) -> TimedBody {
         TimedBody {
             inner,
             timeout,
             timer: None,
-            cut_off,
+            control,
         }
     }
 }
@@ -312,7 +315,7 @@ impl Body for TimedBody {
         }
         let timer = this.timer.as_pin_mut().expect("set above");
         if timer.poll(cx).is_ready() {
-            this.cut_off.notify_one();
+            this.control.cut();
         }
         Poll::Pending
     }

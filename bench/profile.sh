@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Where a request's server CPU goes: starts a server as the README starts it (RUST_LOG unset),
+# drives it with wrk as bench/load.sh does, records a DWARF call-graph profile with perf for
+# part of the run, and prints the share of the samples, and the microseconds per request,
+# that each part of a request takes (bench/profile_categories.py sorts the samples).
+#
+# Run with: bash bench/profile.sh [SCENARIO]
+# SCENARIO: sign-in (the guide's request for one existing user; the default), sign-up (a new
+# user each request) or baseline (the hello-world that bench/load.sh compares against).
+# Knobs: DURATION (seconds of load, 12; perf records the middle 6), STORE
+# (TCX_DATABASE_URL, memory:), RUST_LOG (unset unless given), KEEP (a directory to keep
+# perf.data and the raw stacks in).
+# Needs perf (Debian: linux-perf) and installs wrk if it is missing. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/common.sh
+
+SCENARIO=${1:-sign-in}
+DURATION=${DURATION:-12}
+STORE=${STORE:-memory:}
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+command -v perf >/dev/null || { echo "perf is needed (Debian: apt-get install linux-perf)" >&2; exit 1; }
+need_wrk
+cargo build --release --features full --examples >&2
+BIN=target/release/examples
+
+case $SCENARIO in
+  sign-in) server=axum users=repeat ;;
+  sign-up) server=axum users=distinct ;;
+  baseline) server=baseline users=repeat ;;
+  *) echo "unknown scenario $SCENARIO (sign-in, sign-up, baseline)" >&2; exit 2 ;;
+esac
+log_env=()
+[ -n "${RUST_LOG:-}" ] && log_env=(RUST_LOG="$RUST_LOG")
+serve "$BIN/$server" "$WORK" TCX_DATABASE_URL="$STORE" "${log_env[@]}"
+env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
+  "$URL/user/api/auth/external" >/dev/null
+
+before=$(cpu_ticks "$PID")
+env BENCH_KEY="$KEY" USERS=$users wrk -t1 -c32 -d"${DURATION}s" -s bench/external.lua \
+  "$URL/user/api/auth/external" >"$WORK/wrk.out" &
+WRK=$!
+sleep $((DURATION / 4))
+perf record -q -F 500 --call-graph dwarf,16384 -p "$PID" -o "$WORK/perf.data" \
+  -- sleep $((DURATION / 2)) 2>/dev/null
+wait $WRK
+after=$(cpu_ticks "$PID")
+requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' "$WORK/wrk.out")
+per_request=$(python3 -c "print(($after - $before) / $(getconf CLK_TCK) / $requests * 1e6)")
+perf script -F comm,tid,ip,sym -i "$WORK/perf.data" 2>/dev/null >"$WORK/stacks"
+printf '%s, %s, RUST_LOG=%s: %s requests, %.2f µs server CPU per request (the whole run)\n\n' \
+  "$SCENARIO" "$STORE" "${RUST_LOG:-unset}" "$requests" "$per_request"
+python3 bench/profile_categories.py "$per_request" <"$WORK/stacks"
+if [ -n "${KEEP:-}" ]; then
+  mkdir -p "$KEEP" && cp "$WORK/perf.data" "$WORK/stacks" "$KEEP/"
+fi
