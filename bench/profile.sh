@@ -6,7 +6,8 @@
 #
 # Run with: bash bench/profile.sh [SCENARIO]
 # SCENARIO: sign-in (the guide's request for one existing user; the default), sign-up (a new
-# user each request) or baseline (the hello-world that bench/load.sh compares against).
+# user each request), redeem (POST /token, a fresh oneTimeToken each request, minted as
+# bench/load.sh mints them) or baseline (the hello-world that bench/load.sh compares against).
 # Knobs: DURATION (seconds of load, 12; perf records the middle 6), STORE
 # (TCX_DATABASE_URL, memory:), RUST_LOG (unset unless given), KEEP (a directory to keep
 # perf.data and the raw stacks in).
@@ -29,18 +30,28 @@ BIN=target/release/examples
 case $SCENARIO in
   sign-in) server=axum users=repeat ;;
   sign-up) server=axum users=distinct ;;
+  redeem) server=axum users=repeat ;;
   baseline) server=baseline users=repeat ;;
-  *) echo "unknown scenario $SCENARIO (sign-in, sign-up, baseline)" >&2; exit 2 ;;
+  *) echo "unknown scenario $SCENARIO (sign-in, sign-up, redeem, baseline)" >&2; exit 2 ;;
 esac
 log_env=()
 [ -n "${RUST_LOG:-}" ] && log_env=(RUST_LOG="$RUST_LOG")
-serve "$BIN/$server" "$WORK" TCX_DATABASE_URL="$STORE" "${log_env[@]}"
+serve "$BIN/$server" "$WORK" TCX_DATABASE_URL="$STORE" TCX_ONE_TIME_TOKEN_TTL=3600 \
+  "${log_env[@]}"
 env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
   "$URL/user/api/auth/external" >/dev/null
+load=(env BENCH_KEY="$KEY" USERS=$users wrk -t1 -c32 -d"${DURATION}s" -s bench/external.lua)
+if [ "$SCENARIO" = redeem ]; then
+  template=$(curl -s -X POST "$URL/user/api/auth/external" -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/json' \
+    -d '{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}')
+  python3 bench/mint_tokens.py "$SECRET" "$template" $((DURATION * 120000)) "$WORK/tokens" \
+    "${URL#http://}" bench
+  load=(env TOKENS="$WORK/tokens" wrk -t1 -c32 -d"${DURATION}s" -s bench/token.lua)
+fi
 
 before=$(cpu_ticks "$PID")
-env BENCH_KEY="$KEY" USERS=$users wrk -t1 -c32 -d"${DURATION}s" -s bench/external.lua \
-  "$URL/user/api/auth/external" >"$WORK/wrk.out" &
+"${load[@]}" "$URL/user/api/auth/external" >"$WORK/wrk.out" &
 WRK=$!
 sleep $((DURATION / 4))
 perf record -q -F 500 --call-graph dwarf,16384 -p "$PID" -o "$WORK/perf.data" \

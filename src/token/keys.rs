@@ -255,6 +255,15 @@ impl SigningKeys {
     pub(crate) fn find(&self, kid: &str) -> Option<&Key> {
         self.keys.iter().find(|k| k.kid == kid).map(|k| &**k)
     }
+
+    /// The key whose tokens start with exactly `header_b64`: the header this crate writes
+    /// names that key and its algorithm, so a token carrying it needs no header parsing.
+    pub(crate) fn by_header(&self, header_b64: &str) -> Option<&Key> {
+        self.keys
+            .iter()
+            .find(|k| k.header_b64 == header_b64)
+            .map(|k| &**k)
+    }
 }
 
 impl fmt::Debug for SigningKeys {

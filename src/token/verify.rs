@@ -125,8 +125,14 @@ impl SigningKeys {
     }
 
     /// The key the token's header names, if the header's `alg` is that key's algorithm.
+    ///
+    /// A header byte for byte as this crate writes it (the tokens it issued) is known without
+    /// decoding it: a third of the work besides the HMAC in a redemption's verification.
     fn key_of(&self, token: &str) -> Result<&Key, Rejected> {
         let (header, _) = token.split_once('.').ok_or(Rejected::Malformed)?;
+        if let Some(key) = self.by_header(header) {
+            return Ok(key);
+        }
         let mut json = [0u8; 512];
         let json = base64url::decode_into(header, &mut json).ok_or(Rejected::Malformed)?;
         let header: TokenHeader<'_> =
@@ -177,4 +183,101 @@ fn check(claims: &ClaimsView<'_>, expected: &Expected<'_>) -> Result<(), Rejecte
         return Err(Rejected::WrongType);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha512;
+
+    use super::*;
+    use crate::JwtSecret;
+
+    const ISSUER: &str = "iss";
+
+    fn now() -> u64 {
+        crate::util::sync::unix_seconds()
+    }
+
+    /// `header.claims.signature` with the header written as given, signed HS512 with `secret`.
+    fn hand_signed(secret: &[u8], header_json: &str, claims: &Claims) -> String {
+        let claims_json = serde_json::to_vec(claims).unwrap();
+        let signed = format!(
+            "{}.{}",
+            base64url::encode(header_json.as_bytes()),
+            base64url::encode(&claims_json)
+        );
+        let mut mac = Hmac::<Sha512>::new_from_slice(secret).unwrap();
+        mac.update(signed.as_bytes());
+        format!(
+            "{signed}.{}",
+            base64url::encode(&mac.finalize().into_bytes())
+        )
+    }
+
+    fn setup() -> (JwtSecret, SigningKeys, Claims, String) {
+        let secret = JwtSecret::generate();
+        let keys = SigningKeys::hs512(secret.clone());
+        let claims = Claims::new(
+            TokenKind::OneTime,
+            "u".into(),
+            "acme".into(),
+            ISSUER,
+            now(),
+            60,
+        );
+        let kid = keys.kids().next().unwrap().to_owned();
+        (secret, keys, claims, kid)
+    }
+
+    #[test]
+    fn a_header_written_otherwise_than_ours_still_names_its_key() {
+        let (secret, keys, claims, kid) = setup();
+        let expect = Expected::new(TokenKind::OneTime, ISSUER);
+        // Same fields, another order and spacing: not our header's text, so it is parsed.
+        let header = format!(r#"{{ "kid": "{kid}", "typ": "JWT", "alg": "HS512" }}"#);
+        let token = hand_signed(secret.bytes(), &header, &claims);
+        assert!(keys.by_header(token.split('.').next().unwrap()).is_none());
+        assert_eq!(keys.verify(&token, &expect), Ok(claims));
+    }
+
+    #[test]
+    fn a_parsed_header_is_held_to_the_keys_algorithm_and_id() {
+        let (secret, keys, claims, kid) = setup();
+        let expect = Expected::new(TokenKind::OneTime, ISSUER);
+        let secret = secret.bytes().to_vec();
+        let none = format!(r#"{{"alg":"none","kid":"{kid}"}}"#);
+        assert_eq!(
+            keys.verify(&hand_signed(&secret, &none, &claims), &expect),
+            Err(Rejected::Malformed)
+        );
+        let hs256 = format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#);
+        assert_eq!(
+            keys.verify(&hand_signed(&secret, &hs256, &claims), &expect),
+            Err(Rejected::WrongAlgorithm)
+        );
+        let other_kid = r#"{"alg":"HS512","kid":"someone-else"}"#;
+        assert_eq!(
+            keys.verify(&hand_signed(&secret, other_kid, &claims), &expect),
+            Err(Rejected::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn our_own_header_is_known_without_parsing_and_the_signature_still_counts() {
+        let (_, keys, claims, _) = setup();
+        let expect = Expected::new(TokenKind::OneTime, ISSUER);
+        let token = keys.sign(&claims).unwrap();
+        let (header, rest) = token.split_once('.').unwrap();
+        assert!(keys.by_header(header).is_some());
+        assert_eq!(keys.verify(&token, &expect), Ok(claims.clone()));
+        // Our header, someone else's secret: refused at the signature.
+        let forged = hand_signed(b"not-the-secret", "{}", &claims);
+        let forged = format!("{header}.{}", forged.split_once('.').unwrap().1);
+        assert!(matches!(
+            keys.verify(&forged, &expect),
+            Err(Rejected::Invalid(_))
+        ));
+        assert_ne!(rest, forged.split_once('.').unwrap().1);
+    }
 }
