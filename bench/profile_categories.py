@@ -21,8 +21,8 @@ from collections import Counter
 # claimed: a sample whose stack names one of these anywhere is that part's.
 PARTS = [
     ("log lines and spans", r"tracing_subscriber|tracing_core|tracing::|BatchedStderr|log_writer"),
-    ("JWT issue (HS512, claims, base64)", r"issue_into|token::keys"),
-    ("JWT verify", r"token::verify|verify_into"),
+    ("JWT verify (HS512, header, claims)", r"token::verify|verify_view|verify_hmac"),
+    ("JWT issue (HS512, claims, base64)", r"issue_into|sign_into|token::keys"),
     ("request JSON (profile, token body)", r"bodies::|read_json|serde_json|util::json"),
     ("user store", r"upsert_external|store::memory::users|store::sqlite|UserStore"),
     ("session and ledger stores", r"store::memory::(sessions|ledger)|Ledger|SessionStore"),
