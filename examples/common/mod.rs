@@ -203,13 +203,9 @@ where
     let (tcp, limits) = listener.into_parts();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();
-    // One buffer per response rather than hyper's default on a TCP stream, a vectored write
-    // of the head and the body: 9 % less server CPU a sign-in (27.6 µs, was 30.3, in five
-    // alternated rounds; BENCHMARKS.md, "The reference server's connections").
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
-        .writev(false);
+        .header_read_timeout(limits.header_read_timeout);
     let connections = Arc::new(Connections::default());
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
