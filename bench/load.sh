@@ -5,7 +5,9 @@
 #
 # Each scenario's runs are paired with runs of the baseline, alternating which goes first,
 # and its ratios are the medians of the pairs' ratios: on a shared machine whose speed drifts
-# over minutes, a ratio then compares runs made seconds apart, not minutes.
+# over minutes, a ratio then compares runs made seconds apart, not minutes. Every scenario's
+# server runs from the start, and the pairs are taken in rounds (one of each scenario per
+# round), so each scenario's pairs are spread over the whole run.
 #
 # Run with: bash bench/load.sh
 # Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32),
@@ -87,7 +89,9 @@ start baseline
 BASE_PID=$PID BASE_URL=$URL
 warm_up "$BASE_URL"
 
-# scenario LABEL SERVER SCRIPT WRK_ENV SERVER_ENV...
+# scenario LABEL SERVER SCRIPT WRK_ENV SERVER_ENV...: starts the scenario's server and warms
+# it up; its runs are taken in the rounds below.
+LABELS=() SERVER_PIDS=() SERVER_URLS=() SCRIPTS=() WRK_ENVS=()
 scenario() {
   local label=$1 server=$2 script=$3 wrk_env=$4; shift 4
   if [ -n "${ONLY:-}" ] && ! [[ $label =~ $ONLY ]]; then
@@ -95,39 +99,45 @@ scenario() {
   fi
   start "$server" "$@"
   warm_up "$URL"
-  local run_ours run_base ours base
-  for i in $(seq 1 "$RUNS"); do
-    if [ "$script" = token ]; then
-      mint
-      run_ours=(run "$PID" "$URL" bench/token.lua TOKENS="$WORK/tokens")
-    elif [ "$script" = refresh ]; then
-      python3 bench/mint_refresh_tokens.py "${URL#http://}" "$KEY" $((CONNECTIONS * 2)) "$WORK/refresh"
-      run_ours=(run "$PID" "$URL" bench/refresh.lua REFRESH_TOKENS="$WORK/refresh")
-    else
-      run_ours=(run "$PID" "$URL" "$script" $wrk_env)
-    fi
-    run_base=(run "$BASE_PID" "$BASE_URL" bench/external.lua USERS=repeat)
-    # Alternate which of the pair goes first, so that a drift favours neither.
-    if [ $((i % 2)) = 1 ]; then
-      base=$("${run_base[@]}"); ours=$("${run_ours[@]}")
-    else
-      ours=$("${run_ours[@]}"); base=$("${run_base[@]}")
-    fi
-    echo "  $label: $ours | baseline: $base" >&2
-    echo "$label|$ours|$base|$(peak_rss_mb "$PID")" >>"$PAIRS"
-  done
-  kill "$PID"; wait "$PID" 2>/dev/null || true
-  echo "done: $label" >&2
+  LABELS+=("$label") SERVER_PIDS+=("$PID") SERVER_URLS+=("$URL") SCRIPTS+=("$script")
+  WRK_ENVS+=("$wrk_env")
 }
 
-# Tokens for one redemption run: more than the server can redeem in DURATION seconds.
+# pair INDEX ROUND: one run of scenario INDEX beside one run of the baseline, the baseline
+# first in odd rounds and second in even ones, so that a drift favours neither.
+pair() {
+  local s=$1 round=$2
+  local label=${LABELS[$s]} pid=${SERVER_PIDS[$s]} url=${SERVER_URLS[$s]} script=${SCRIPTS[$s]}
+  local run_ours run_base ours base
+  if [ "$script" = token ]; then
+    mint "$url"
+    run_ours=(run "$pid" "$url" bench/token.lua TOKENS="$WORK/tokens")
+  elif [ "$script" = refresh ]; then
+    python3 bench/mint_refresh_tokens.py "${url#http://}" "$KEY" $((CONNECTIONS * 2)) "$WORK/refresh"
+    run_ours=(run "$pid" "$url" bench/refresh.lua REFRESH_TOKENS="$WORK/refresh")
+  else
+    # shellcheck disable=SC2206 # the scenario's wrk variables, one word each
+    run_ours=(run "$pid" "$url" "$script" ${WRK_ENVS[$s]})
+  fi
+  run_base=(run "$BASE_PID" "$BASE_URL" bench/external.lua USERS=repeat)
+  if [ $((round % 2)) = 1 ]; then
+    base=$("${run_base[@]}"); ours=$("${run_ours[@]}")
+  else
+    ours=$("${run_ours[@]}"); base=$("${run_base[@]}")
+  fi
+  echo "  round $round, $label: $ours | baseline: $base" >&2
+  echo "$label|$ours|$base|$(peak_rss_mb "$pid")" >>"$PAIRS"
+}
+
+# Tokens for one redemption run at URL (default: the current server's): more than the
+# server can redeem in DURATION seconds.
 mint() {
-  local template
-  template=$(curl -s -X POST "$URL/user/api/auth/external" -H "Authorization: Bearer $KEY" \
+  local url=${1:-$URL} template
+  template=$(curl -s -X POST "$url/user/api/auth/external" -H "Authorization: Bearer $KEY" \
     -H 'Content-Type: application/json' \
     -d '{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}')
   python3 bench/mint_tokens.py "$SECRET" "$template" $((DURATION * 120000)) "$WORK/tokens" \
-    "${URL#http://}" bench
+    "${url#http://}" bench
 }
 
 scenario "memory, existing user" axum bench/external.lua USERS=repeat TCX_DATABASE_URL=memory:
@@ -141,6 +151,18 @@ scenario "refresh /refresh (sqlite)" axum refresh - TCX_DATABASE_URL="sqlite://$
 # Beside the default: the same two in-memory scenarios at RUST_LOG=warn, for comparison.
 scenario "memory, existing user (RUST_LOG=warn)" axum bench/external.lua USERS=repeat TCX_DATABASE_URL=memory: RUST_LOG=warn
 scenario "memory, new user each request (RUST_LOG=warn)" axum bench/external.lua USERS=distinct TCX_DATABASE_URL=memory: RUST_LOG=warn
+
+# The runs, in rounds: each round takes one pair of every scenario, so a scenario's pairs are
+# spread over the whole run rather than taken in one minute, and a slow spell of the shared
+# machine weighs on one pair of each scenario, not on all of one scenario's.
+for round in $(seq 1 "$RUNS"); do
+  for s in "${!LABELS[@]}"; do
+    pair "$s" "$round"
+  done
+done
+for pid in "${SERVER_PIDS[@]}"; do
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
 
 # flood LABEL SERVER_ENV...: requests without valid credentials (random refresh tokens at
 # /refresh and /sign-out, random API keys at /external). First each kind alone, for the
