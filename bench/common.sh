@@ -1,5 +1,6 @@
 # Shared by the bench scripts (sourced, not run): the bench's key and secret, wrk, starting a
-# server as the README starts it, and CPU readings from /proc.
+# server as the README starts it, warming it up, minting oneTimeTokens for redemption runs,
+# and CPU readings from /proc.
 
 KEY=bench-key-0123456789abcdef0123456789abcdef
 SECRET=bench-secret-0123456789abcdef0123456789abcdef
@@ -47,4 +48,20 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
     name, fields = stat[stat.find("(") + 1:stat.rfind(")")], stat[stat.rfind(")") + 2:].split()
     if name in ("postgres", "redis-server"):
         print(pid, int(fields[11]) + int(fields[12]))'
+}
+
+# warm_up URL: a second of the repeated user (which signs it up).
+warm_up() {
+  env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
+    "$1/user/api/auth/external" >/dev/null
+}
+
+# mint_tokens URL COUNT FILE: COUNT oneTimeTokens for the server at URL, as complete
+# redemption requests in FILE (bench/mint_tokens.py), from the claims of a token it issued.
+mint_tokens() {
+  local url=$1 count=$2 file=$3 template
+  template=$(curl -s -X POST "$url/user/api/auth/external" -H "Authorization: Bearer $KEY" \
+    -H 'Content-Type: application/json' \
+    -d '{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}')
+  python3 bench/mint_tokens.py "$SECRET" "$template" "$count" "$file" "${url#http://}" bench
 }

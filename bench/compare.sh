@@ -34,8 +34,7 @@ for binary in "$@"; do
   PIDS+=("$PID") URLS+=("$URL") NAMES+=("$binary")
 done
 for url in "${URLS[@]}"; do
-  env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
-    "$url/user/api/auth/external" >/dev/null
+  warm_up "$url"
 done
 
 count=${#PIDS[@]}

@@ -70,12 +70,6 @@ print(f"{requests / duration:.0f} {int(fields['p50_us']) / 1000:.3f} {int(fields
 PY
 }
 
-# warm_up URL: a second of the repeated user (which signs it up).
-warm_up() {
-  env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
-    "$1/user/api/auth/external" >/dev/null
-}
-
 PAIRS="$WORK/pairs"
 : >"$PAIRS"
 # Every ratio with a goal, as "label|ratio|goal|min or max" (backends.sh and memory.sh add
@@ -132,12 +126,7 @@ pair() {
 # Tokens for one redemption run at URL (default: the current server's): more than the
 # server can redeem in DURATION seconds.
 mint() {
-  local url=${1:-$URL} template
-  template=$(curl -s -X POST "$url/user/api/auth/external" -H "Authorization: Bearer $KEY" \
-    -H 'Content-Type: application/json' \
-    -d '{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}')
-  python3 bench/mint_tokens.py "$SECRET" "$template" $((DURATION * 120000)) "$WORK/tokens" \
-    "${url#http://}" bench
+  mint_tokens "${1:-$URL}" $((DURATION * 120000)) "$WORK/tokens"
 }
 
 scenario "memory, existing user" axum bench/external.lua USERS=repeat TCX_DATABASE_URL=memory:

@@ -38,15 +38,10 @@ log_env=()
 [ -n "${RUST_LOG:-}" ] && log_env=(RUST_LOG="$RUST_LOG")
 serve "$BIN/$server" "$WORK" TCX_DATABASE_URL="$STORE" TCX_ONE_TIME_TOKEN_TTL=3600 \
   "${log_env[@]}"
-env BENCH_KEY="$KEY" USERS=repeat wrk -t1 -c4 -d1s -s bench/external.lua \
-  "$URL/user/api/auth/external" >/dev/null
+warm_up "$URL"
 load=(env BENCH_KEY="$KEY" USERS=$users wrk -t1 -c32 -d"${DURATION}s" -s bench/external.lua)
 if [ "$SCENARIO" = redeem ]; then
-  template=$(curl -s -X POST "$URL/user/api/auth/external" -H "Authorization: Bearer $KEY" \
-    -H 'Content-Type: application/json' \
-    -d '{"id":"user1-external","email":"user1@techcentrix.com","firstName":"User1Name"}')
-  python3 bench/mint_tokens.py "$SECRET" "$template" $((DURATION * 120000)) "$WORK/tokens" \
-    "${URL#http://}" bench
+  mint_tokens "$URL" $((DURATION * 120000)) "$WORK/tokens"
   load=(env TOKENS="$WORK/tokens" wrk -t1 -c32 -d"${DURATION}s" -s bench/token.lua)
 fi
 
