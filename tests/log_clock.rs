@@ -21,25 +21,36 @@ fn formatted(clock: &impl FormatTime) -> String {
     out
 }
 
+/// Each `(seconds, micros)` as its expected text, in order (the cache sees them in order).
+fn assert_texts(cases: &[(u64, u32, &str)]) {
+    for &(seconds, micros, expected) in cases {
+        assert_eq!(text(seconds, micros), expected, "{seconds} s {micros} µs");
+    }
+}
+
 #[test]
 fn known_instants_are_written_in_rfc_3339() {
-    assert_eq!(text(0, 0), "1970-01-01T00:00:00.000000Z");
-    assert_eq!(text(951_782_400, 7), "2000-02-29T00:00:00.000007Z");
-    assert_eq!(text(951_868_799, 999_999), "2000-02-29T23:59:59.999999Z");
-    assert_eq!(text(1_796_085_877, 123_456), "2026-12-01T00:44:37.123456Z");
-    assert_eq!(text(4_107_456_000, 0), "2100-02-28T00:00:00.000000Z");
-    assert_eq!(text(4_107_542_400, 0), "2100-03-01T00:00:00.000000Z");
-    assert_eq!(text(253_402_300_799, 1), "9999-12-31T23:59:59.000001Z");
+    assert_texts(&[
+        (0, 0, "1970-01-01T00:00:00.000000Z"),
+        (951_782_400, 7, "2000-02-29T00:00:00.000007Z"),
+        (951_868_799, 999_999, "2000-02-29T23:59:59.999999Z"),
+        (1_796_085_877, 123_456, "2026-12-01T00:44:37.123456Z"),
+        (4_107_456_000, 0, "2100-02-28T00:00:00.000000Z"),
+        (4_107_542_400, 0, "2100-03-01T00:00:00.000000Z"),
+        (253_402_300_799, 1, "9999-12-31T23:59:59.000001Z"),
+    ]);
 }
 
 #[test]
 fn the_cached_second_gives_way_to_the_next() {
-    assert_eq!(text(1_796_085_877, 5), "2026-12-01T00:44:37.000005Z");
-    assert_eq!(text(1_796_085_878, 5), "2026-12-01T00:44:38.000005Z");
-    assert_eq!(text(1_796_085_877, 6), "2026-12-01T00:44:37.000006Z");
-    // A day and a year boundary, as a long-running thread meets them.
-    assert_eq!(text(1_798_761_599, 0), "2026-12-31T23:59:59.000000Z");
-    assert_eq!(text(1_798_761_600, 0), "2027-01-01T00:00:00.000000Z");
+    assert_texts(&[
+        (1_796_085_877, 5, "2026-12-01T00:44:37.000005Z"),
+        (1_796_085_878, 5, "2026-12-01T00:44:38.000005Z"),
+        (1_796_085_877, 6, "2026-12-01T00:44:37.000006Z"),
+        // A day and a year boundary, as a long-running thread meets them.
+        (1_798_761_599, 0, "2026-12-31T23:59:59.000000Z"),
+        (1_798_761_600, 0, "2027-01-01T00:00:00.000000Z"),
+    ]);
 }
 
 /// Every day from 1970 to 2400 against a date computed by counting days month by month.

@@ -161,6 +161,12 @@ fn external_shard(hash: u64) -> usize {
     ((hash >> 32) as usize) % SHARDS
 }
 
+/// The 32 bits of a user's `(app, external id)` hash its shard's table files it under: the
+/// lower half, which [`external_shard`] leaves alone.
+fn filed_under(hash: u64) -> u32 {
+    hash as u32
+}
+
 /// Whether the store can hold `profile` compactly (the endpoint's limits guarantee it:
 /// ids ≤ 128 bytes, emails ≤ 254).
 fn fits(profile: &ExternalProfile) -> bool {
@@ -230,13 +236,13 @@ impl MemoryUserStore {
         let hash = self.external_hash(app_index, &profile.external_id);
         let shard_index = external_shard(hash);
         let shard = &self.shards[shard_index];
-        let filed_under = hash as u32;
+        let filed = filed_under(hash);
         let find = |shard: &Shard| {
             shard
                 .by_external
-                .find(table_hash(filed_under), |slot| {
+                .find(table_hash(filed), |slot| {
                     let r = &shard.records[slot.index as usize];
-                    slot.hash == filed_under
+                    slot.hash == filed
                         && r.app == app_index
                         && r.external_id() == profile.external_id
                 })
@@ -278,11 +284,7 @@ impl MemoryUserStore {
             by_external,
             by_id,
         } = &mut *shard;
-        by_external.insert_unique(
-            table_hash(filed_under),
-            Slot::new(index, filed_under),
-            Slot::table_hash,
-        );
+        by_external.insert_unique(table_hash(filed), Slot::new(index, filed), Slot::table_hash);
         by_id.insert_unique(
             table_hash(id_hash(id)),
             Slot::new(index, id_hash(id)),
@@ -313,14 +315,14 @@ impl MemoryUserStore {
         let index = entry.get().index;
         entry.remove();
         let erased = &records[index as usize];
-        let external = self.external_hash(erased.app, erased.external_id()) as u32;
+        let external = filed_under(self.external_hash(erased.app, erased.external_id()));
         if let Ok(entry) = by_external.find_entry(table_hash(external), |s| s.index == index) {
             entry.remove();
         }
         let last = (records.len() - 1) as u32;
         if index != last {
             let moved = &records[last as usize];
-            let external = self.external_hash(moved.app, moved.external_id()) as u32;
+            let external = filed_under(self.external_hash(moved.app, moved.external_id()));
             for (table, hash) in [
                 (&mut *by_id, id_hash(moved.id)),
                 (&mut *by_external, external),
@@ -420,7 +422,7 @@ mod tests {
             let hash = store.external_hash(0, &format!("user-{n}"));
             if external_shard(hash) == 7 {
                 in_shard += 1;
-                buckets.insert(table_hash(hash as u32) % 1024);
+                buckets.insert(table_hash(filed_under(hash)) % 1024);
             }
         }
         assert!(in_shard > 100, "{in_shard} users in the shard");
