@@ -9,7 +9,7 @@
 //! | `signin` | `POST /user/api/auth/external`, existing user, same profile: the user `SELECT` by `(app, external id)` |
 //! | `signup` | the same for a new user: the `SELECT` (a miss), then the `INSERT … ON CONFLICT … RETURNING` |
 //! | `redeem` | `POST /user/api/auth/token`: the user `SELECT` by id, Redis `SET NX EXAT`, then `BEGIN`, two `INSERT`s, `COMMIT` |
-//! | `refresh` | `POST /user/api/auth/refresh`: the family `SELECT`, then `BEGIN`, `SELECT … FOR UPDATE`, `UPDATE`, `INSERT`, `DELETE`, `COMMIT` |
+//! | `refresh` | `POST /user/api/auth/refresh` of a current token: one statement (data-modifying CTEs: lock, rotate away, insert the successor, delete the oldest kept) |
 //!
 //! The data follow the load run's too: sign-ups name `u-<tag>-<n>` with one counter for all
 //! tasks (bench/external.lua's `USERS=distinct`) on a table that holds only the signed-in
@@ -83,40 +83,36 @@ const ROTATED_TOKENS_KEPT: i64 = techcentrix_auth::store::ROTATED_TOKENS_KEPT as
 
 // The statements, as the crate's SQL stores write them (src/store/sql_stores.rs).
 const USER_COLUMNS: &str = "id, app_id, external_id, email, first_name, created_at, updated_at";
-const FAMILY_OF_TOKEN: &str =
-    "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
-             FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
-             WHERE t.digest = $1";
-const LOCK_FAMILY: &str =
-    "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at,
-                            t.generation, t.grace_used_at
-                     FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
-                     WHERE t.digest = $1 FOR UPDATE OF t, s";
-const ROTATE_AWAY: &str =
-    "UPDATE tcx_refresh_tokens SET rotated_at = $1, grace_used_at = $2 WHERE digest = $3";
-const INSERT_NEXT: &str =
-    "INSERT INTO tcx_refresh_tokens (digest, session_id, created_at, generation)
-                     VALUES ($1, $2, $3, $4)";
-const FORGET_OLD: &str = "DELETE FROM tcx_refresh_tokens WHERE session_id = $1 AND generation = $2";
+/// The PostgreSQL session store's rotation of a current token, in one statement
+/// (`ROTATE_CURRENT` in src/store/postgres/stores.rs).
+const ROTATE_CURRENT: &str = "WITH family AS (
+    SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
+    FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
+    WHERE t.digest = $1
+), locked AS (
+    SELECT t.session_id, t.generation
+    FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
+    WHERE t.digest = $1 AND t.rotated_at IS NULL AND s.revoked_at IS NULL AND s.expires_at >= $2
+    FOR UPDATE OF t, s
+), rotated AS (
+    UPDATE tcx_refresh_tokens t SET rotated_at = $2, grace_used_at = NULL
+    FROM locked l WHERE t.digest = $1
+    RETURNING l.session_id, l.generation
+), added AS (
+    INSERT INTO tcx_refresh_tokens (digest, session_id, created_at, generation)
+    SELECT $3, r.session_id, $2, r.generation + 1 FROM rotated r
+), trimmed AS (
+    DELETE FROM tcx_refresh_tokens d USING rotated r
+    WHERE d.session_id = r.session_id AND d.generation = r.generation - $4
+)
+SELECT f.session_id, f.rotated_at, f.user_id, f.app_id, f.expires_at, f.revoked_at,
+       EXISTS (SELECT 1 FROM rotated) AS rotated
+FROM family f";
 const INSERT_SESSION: &str =
     "INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at)
                      VALUES ($1, $2, $3, $4, $5)";
 const INSERT_TOKEN: &str =
     "INSERT INTO tcx_refresh_tokens (digest, session_id, created_at) VALUES ($1, $2, $3)";
-
-/// A token's family (the crate's `FamilyRow`).
-type FamilyRow = (String, Option<i64>, String, String, i64, Option<i64>);
-/// A locked family row (the crate's `LockedRow`).
-type LockedRow = (
-    String,
-    Option<i64>,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    i64,
-    Option<i64>,
-);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BarePath {
@@ -143,7 +139,7 @@ impl BarePath {
             BarePath::SignIn => (1, 1, 0),
             BarePath::SignUp => (2, 2, 0),
             BarePath::Redeem => (2, 5, 1),
-            BarePath::Refresh => (2, 7, 0),
+            BarePath::Refresh => (1, 1, 0),
         }
     }
 }
@@ -419,50 +415,24 @@ impl Shared {
         Ok(())
     }
 
-    /// The session store's `rotate` of a current token (reuse interval 0, the default).
+    /// The session store's `rotate` of a current token (reuse interval 0, the default): on
+    /// PostgreSQL one statement, which rotates a current token and returns its family.
     async fn rotate(&self, presented: &[u8], next: &[u8]) -> Result<()> {
-        let now = unix_now();
         let mut conn = self.db.conn().await?;
-        let row: Option<FamilyRow> = sqlx::query_as(FAMILY_OF_TOKEN)
+        let row = sqlx::query(ROTATE_CURRENT)
             .bind(presented)
+            .bind(unix_now())
+            .bind(next)
+            .bind(ROTATED_TOKENS_KEPT)
             .fetch_optional(&mut *conn)
             .await?;
-        drop(conn);
-        if !row.is_some_and(|r| r.5.is_none() && r.4 >= now) {
-            return Err("refresh token not live".into());
+        match row
+            .map(|row| row.try_get::<bool, _>("rotated"))
+            .transpose()?
+        {
+            Some(true) => Ok(()),
+            _ => Err("refresh token not current".into()),
         }
-        let mut conn = self.db.conn().await?;
-        let mut tx = conn.begin_with("BEGIN").await?;
-        let row: Option<LockedRow> = sqlx::query_as(LOCK_FAMILY)
-            .bind(presented)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (session, rotated_at, _user, _app, expires_at, revoked_at, generation, _) =
-            row.ok_or("refresh token vanished")?;
-        if rotated_at.is_some() || revoked_at.is_some() || expires_at < now {
-            return Err("refresh token rotated or revoked".into());
-        }
-        let next_generation = generation + 1;
-        sqlx::query(ROTATE_AWAY)
-            .bind(now)
-            .bind(None::<i64>)
-            .bind(presented)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(INSERT_NEXT)
-            .bind(next)
-            .bind(&session)
-            .bind(now)
-            .bind(next_generation)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(FORGET_OLD)
-            .bind(&session)
-            .bind(next_generation - ROTATED_TOKENS_KEPT - 1)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Before a refresh run: `families` new sessions (as bench/backends.sh mints two a

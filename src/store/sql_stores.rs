@@ -151,6 +151,7 @@ macro_rules! sql_stores {
         write_lanes: $write_lanes:expr,
         begin_write: $begin_write:literal,
         lock_rotation: $lock_rotation:literal,
+        rotate_current: $rotate_current:expr,
         key_order: $key_order:literal $(,)?
     ) => {
         use async_trait::async_trait;
@@ -442,6 +443,9 @@ macro_rules! sql_stores {
         /// A [`FamilyRow`] with the token's `generation` and `grace_used_at`.
         type LockedRow = (String, Option<i64>, String, String, i64, Option<i64>, i64, Option<i64>);
 
+        /// A [`FamilyRow`] and whether the one-statement rotation rotated the token.
+        type RotatedRow = (String, Option<i64>, String, String, i64, Option<i64>, bool);
+
         const FAMILY_OF_TOKEN: &str =
             "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
              FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
@@ -504,13 +508,45 @@ macro_rules! sql_stores {
                 now: i64,
                 reuse_interval: u64,
             ) -> Result<Rotation, StoreError> {
+                let rotate_current: Option<&str> = $rotate_current;
                 // Look up first, outside any write transaction: an unknown, revoked or
-                // expired token (a flood of random ones) takes no write lock.
-                let row: Option<FamilyRow> = sqlx::query_as(FAMILY_OF_TOKEN)
-                    .bind(&presented.as_bytes()[..])
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(store_error)?;
+                // expired token (a flood of random ones) takes no write lock. Where the
+                // backend rotates a current token in one statement, that statement is the
+                // look-up: it locks and writes only when the token is current.
+                let row: Option<FamilyRow> = match rotate_current {
+                    Some(statement) => {
+                        let row: Option<RotatedRow> =
+                            sqlx::query_as(statement)
+                                .bind(&presented.as_bytes()[..])
+                                .bind(now)
+                                .bind(&next.as_bytes()[..])
+                                .bind(ROTATED_TOKENS_KEPT as i64)
+                                .fetch_optional(&self.pool)
+                                .await
+                                .map_err(store_error)?;
+                        match row {
+                            Some((id, _, user, app, expires_at, _, true)) => {
+                                return Ok(Rotation::Rotated(Session {
+                                    id: SessionId::new(id),
+                                    user: UserId::new(user),
+                                    app: AppId::new(app),
+                                    expires_at,
+                                }));
+                            }
+                            Some((id, rotated_at, user, app, expires_at, revoked_at, false)) => {
+                                Some((id, rotated_at, user, app, expires_at, revoked_at))
+                            }
+                            None => None,
+                        }
+                    }
+                    None => sqlx::query_as(FAMILY_OF_TOKEN)
+                        .bind(&presented.as_bytes()[..])
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(store_error)?,
+                };
+                // Not rotated above: rotated already (reuse or grace), revoked, expired, or
+                // changed by a concurrent rotation; the transaction below decides.
                 if !row.is_some_and(|r| r.5.is_none() && r.4 >= now) {
                     return Ok(Rotation::Invalid);
                 }

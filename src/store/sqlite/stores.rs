@@ -16,5 +16,7 @@ crate::store::sql_stores::sql_stores! {
     // failing to upgrade a read transaction.
     begin_write: "BEGIN IMMEDIATE",
     lock_rotation: "",
+    // No data-modifying CTEs in SQLite; every rotation takes the transaction.
+    rotate_current: None,
     key_order: "rowid",
 }
