@@ -7,6 +7,7 @@
 #
 # Run with: bash bench/compare.sh ROUNDS USERS BINARY...
 #   USERS: repeat (the sign-in of one existing user) or distinct (a sign-up each request).
+# Knob: STORE (memory, the default, or sqlite: each binary on a SQLite file of its own).
 # For example, to measure a change:
 #   cargo build --release --features full --examples && cp target/release/examples/axum /tmp/a
 #   (change, build again) && cp target/release/examples/axum /tmp/b
@@ -29,8 +30,14 @@ cargo build --release --features full --example baseline >&2
 PIDS=() URLS=() NAMES=()
 serve target/release/examples/baseline "$WORK"
 PIDS+=("$PID") URLS+=("$URL") NAMES+=(baseline)
+STORE=${STORE:-memory}
 for binary in "$@"; do
-  serve "$binary" "$WORK" TCX_DATABASE_URL=memory: TCX_ONE_TIME_TOKEN_TTL=3600
+  case $STORE in
+    memory) database=memory: ;;
+    sqlite) database="sqlite://$WORK/${#PIDS[@]}.db" ;;
+    *) echo "STORE is memory or sqlite, not $STORE" >&2; exit 2 ;;
+  esac
+  serve "$binary" "$WORK" TCX_DATABASE_URL="$database" TCX_ONE_TIME_TOKEN_TTL=3600
   PIDS+=("$PID") URLS+=("$URL") NAMES+=("$binary")
 done
 for url in "${URLS[@]}"; do

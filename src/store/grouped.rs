@@ -13,6 +13,7 @@
 //! timer. A group whose statement fails is sent again one job at a time, so that an error is
 //! only its own job's.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -27,6 +28,32 @@ use crate::{AppId, Jti, StoreError, UserId};
 /// The most rows in one statement. Few distinct statement texts also keep sqlx's statement
 /// cache (100 entries) from churning.
 pub(crate) const MAX_GROUP: usize = 64;
+
+/// A grouped statement's text for each group size, built the first time a group of that size
+/// is sent and kept (at most [`MAX_GROUP`] of them): building it for every group cost more of
+/// a SQLite sign-up than binding its parameters (`bench/profile.sh`, `BENCHMARKS.md`).
+pub(crate) struct Texts<T: 'static> {
+    build: fn(usize) -> T,
+    made: [OnceLock<T>; MAX_GROUP],
+}
+
+impl<T: Clone> Texts<T> {
+    /// Texts that `build` makes from a row count.
+    pub(crate) const fn new(build: fn(usize) -> T) -> Self {
+        Texts {
+            build,
+            made: [const { OnceLock::new() }; MAX_GROUP],
+        }
+    }
+
+    /// The text for `rows` rows: kept for 1 ..= [`MAX_GROUP`], built each time otherwise.
+    pub(crate) fn get(&self, rows: usize) -> Cow<'_, T> {
+        match rows.checked_sub(1).and_then(|at| self.made.get(at)) {
+            Some(made) => Cow::Borrowed(made.get_or_init(|| (self.build)(rows))),
+            None => Cow::Owned((self.build)(rows)),
+        }
+    }
+}
 
 /// A read of one user by `(app, external id)`.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -279,7 +306,9 @@ macro_rules! grouped_statements {
                 &self,
                 group: &[crate::store::grouped::Queued<Self>],
             ) -> Result<Vec<String>, sqlx::Error> {
-                let sql = crate::store::grouped::consume_sql(group.len());
+                static TEXTS: crate::store::grouped::Texts<String> =
+                    crate::store::grouped::Texts::new(crate::store::grouped::consume_sql);
+                let sql = TEXTS.get(group.len());
                 let mut query = sqlx::query_scalar(&sql);
                 for queued in group {
                     query = query.bind(queued.job.jti.as_str()).bind(queued.job.expires_at);
@@ -314,13 +343,18 @@ macro_rules! grouped_statements {
                 use crate::store::grouped::{Binds, bind_sessions};
                 let rows = group.len();
                 if $one_statement {
-                    let sql = crate::store::grouped::sessions_with_tokens_sql(rows);
+                    static TEXTS: crate::store::grouped::Texts<String> =
+                        crate::store::grouped::Texts::new(crate::store::grouped::sessions_with_tokens_sql);
+                    let sql = TEXTS.get(rows);
                     let query = bind_sessions(sqlx::query(&sql), group, Binds::Sessions);
                     let query = bind_sessions(query, group, Binds::Tokens);
                     return query.execute(&self.0).await.map(|_| ());
                 }
                 let mut tx = self.0.begin().await?;
-                let (sessions, tokens) = crate::store::grouped::sessions_then_tokens_sql(rows);
+                static PAIRS: crate::store::grouped::Texts<(String, String)> =
+                    crate::store::grouped::Texts::new(crate::store::grouped::sessions_then_tokens_sql);
+                let pair = PAIRS.get(rows);
+                let (sessions, tokens) = (&pair.0, &pair.1);
                 bind_sessions(sqlx::query(&sessions), group, Binds::Sessions)
                     .execute(&mut *tx)
                     .await?;
@@ -356,7 +390,9 @@ macro_rules! grouped_statements {
                 &self,
                 group: &[crate::store::grouped::Queued<Self>],
             ) -> Result<Vec<$Row>, sqlx::Error> {
-                let sql = $sql(group.len());
+                static TEXTS: crate::store::grouped::Texts<String> =
+                    crate::store::grouped::Texts::new($sql);
+                let sql = TEXTS.get(group.len());
                 let ($query, $group) = (sqlx::query(&sql), group);
                 $bind.fetch_all(&self.0).await
             }
@@ -548,7 +584,7 @@ where
     B: Batch<Output = Option<User>>,
     B::Job: UserKey,
     R: sqlx::Row,
-    &'static str: sqlx::ColumnIndex<R>,
+    usize: sqlx::ColumnIndex<R>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
@@ -604,6 +640,32 @@ fn succeeded<B: Batch, T>(
         Err(err) => {
             answer_all(group, &store_error(err));
             Err(None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_built_once_per_size_and_equal_to_a_fresh_build() {
+        static TEXTS: Texts<String> = Texts::new(consume_sql);
+        for rows in [1, 2, 7, MAX_GROUP] {
+            let kept = TEXTS.get(rows);
+            assert!(matches!(kept, Cow::Borrowed(_)), "{rows} rows are kept");
+            assert_eq!(*kept, consume_sql(rows));
+            let again = TEXTS.get(rows);
+            assert!(
+                std::ptr::eq(&*kept, &*again),
+                "the same text, not a new one"
+            );
+        }
+        // Past the kept sizes (never a group's), a text is still right, built each time.
+        for rows in [0, MAX_GROUP + 1] {
+            let built = TEXTS.get(rows);
+            assert!(matches!(built, Cow::Owned(_)));
+            assert_eq!(*built, consume_sql(rows));
         }
     }
 }

@@ -118,22 +118,23 @@ where
     query
 }
 
-/// A `tcx_users` row as a user.
+/// A `tcx_users` row of [`USER_COLUMNS`], in their order, as a user. (By position: by name,
+/// each column is a look-up in the row's table of names.)
 pub(crate) fn user_from_row<'r, R: sqlx::Row>(row: &'r R) -> Result<User, StoreError>
 where
-    &'static str: sqlx::ColumnIndex<R>,
+    usize: sqlx::ColumnIndex<R>,
     String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let read = || -> Result<User, sqlx::Error> {
         Ok(User {
-            id: UserId::new(row.try_get::<String, _>("id")?),
-            app: AppId::new(row.try_get::<String, _>("app_id")?),
-            external_id: row.try_get("external_id")?,
-            email: row.try_get("email")?,
-            first_name: row.try_get("first_name")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+            id: UserId::new(row.try_get::<String, _>(0)?),
+            app: AppId::new(row.try_get::<String, _>(1)?),
+            external_id: row.try_get(2)?,
+            email: row.try_get(3)?,
+            first_name: row.try_get(4)?,
+            created_at: row.try_get(5)?,
+            updated_at: row.try_get(6)?,
         })
     };
     read().map_err(crate::store::sql::store_error)
