@@ -10,7 +10,8 @@
 # round), so each scenario's pairs are spread over the whole run.
 #
 # Run with: bash bench/load.sh
-# Knobs: DURATION (seconds per run, 10), RUNS (medians of, 3), CONNECTIONS (32),
+# Knobs: DURATION (seconds per run, 10), RUNS (pairs a scenario, medians of, 5; a median of
+# three moved ten points between runs on a shared host), CONNECTIONS (32),
 # ONLY (a regex: run the baseline and the scenarios whose label matches, e.g. ONLY=flood;
 # ONLY=backends and ONLY='long run' for the two scripts below), CHART (where the SVG chart of
 # every ratio against its goal goes, bench/load.svg).
@@ -26,7 +27,7 @@ cd "$(dirname "$0")/.."
 . bench/common.sh
 
 DURATION=${DURATION:-10}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 CONNECTIONS=${CONNECTIONS:-32}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
