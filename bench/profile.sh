@@ -7,9 +7,10 @@
 # Run with: bash bench/profile.sh [SCENARIO]
 # SCENARIO: sign-in (the guide's request for one existing user; the default), sign-up (a new
 # user each request), redeem (POST /token, a fresh oneTimeToken each request, minted as
-# bench/load.sh mints them) or baseline (the hello-world that bench/load.sh compares against).
+# bench/load.sh mints them), refresh (POST /refresh, 64 families each rotated in turn, as
+# bench/load.sh runs it) or baseline (the hello-world that bench/load.sh compares against).
 # Knobs: DURATION (seconds of load, 12; perf records the middle 6), STORE
-# (TCX_DATABASE_URL, memory:), RUST_LOG (unset unless given), KEEP (a directory to keep
+# (TCX_DATABASE_URL, memory:; with a postgres:// URL, TCX_DATABASE_SCHEMA too), RUST_LOG (unset unless given), KEEP (a directory to keep
 # perf.data and the raw stacks in).
 # Needs perf (Debian: linux-perf) and installs wrk if it is missing. Loopback only.
 set -euo pipefail
@@ -31,8 +32,9 @@ case $SCENARIO in
   sign-in) server=axum users=repeat ;;
   sign-up) server=axum users=distinct ;;
   redeem) server=axum users=repeat ;;
+  refresh) server=axum users=repeat ;;
   baseline) server=baseline users=repeat ;;
-  *) echo "unknown scenario $SCENARIO (sign-in, sign-up, redeem, baseline)" >&2; exit 2 ;;
+  *) echo "unknown scenario $SCENARIO (sign-in, sign-up, redeem, refresh, baseline)" >&2; exit 2 ;;
 esac
 log_env=()
 [ -n "${RUST_LOG:-}" ] && log_env=(RUST_LOG="$RUST_LOG")
@@ -43,6 +45,9 @@ load=(env BENCH_KEY="$KEY" USERS=$users wrk -t1 -c32 -d"${DURATION}s" -s bench/e
 if [ "$SCENARIO" = redeem ]; then
   mint_tokens "$URL" $((DURATION * 120000)) "$WORK/tokens"
   load=(env TOKENS="$WORK/tokens" wrk -t1 -c32 -d"${DURATION}s" -s bench/token.lua)
+elif [ "$SCENARIO" = refresh ]; then
+  python3 bench/mint_refresh_tokens.py "${URL#http://}" "$KEY" 64 "$WORK/refresh"
+  load=(env REFRESH_TOKENS="$WORK/refresh" wrk -t1 -c32 -d"${DURATION}s" -s bench/refresh.lua)
 fi
 
 before=$(cpu_ticks "$PID")

@@ -78,36 +78,34 @@ const APP: &str = "bench";
 const EXTERNAL_ID: &str = "user1-external";
 const EMAIL: &str = "user1@techcentrix.com";
 const FIRST_NAME: &str = "User1Name";
-/// `ROTATED_TOKENS_KEPT` of the crate.
-const ROTATED_TOKENS_KEPT: i64 = techcentrix_auth::store::ROTATED_TOKENS_KEPT as i64;
+// The crate's `ROTATED_TOKENS_KEPT`, written into ROTATE_CURRENT below as the store writes it.
+const _: () = assert!(techcentrix_auth::store::ROTATED_TOKENS_KEPT == 8);
 
 // The statements, as the crate's SQL stores write them (src/store/sql_stores.rs).
 const USER_COLUMNS: &str = "id, app_id, external_id, email, first_name, created_at, updated_at";
-/// The PostgreSQL session store's rotation of a current token, in one statement
-/// (`ROTATE_CURRENT` in src/store/postgres/stores.rs).
-const ROTATE_CURRENT: &str = "WITH family AS (
-    SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
-    FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
-    WHERE t.digest = $1
-), locked AS (
-    SELECT t.session_id, t.generation
-    FROM tcx_refresh_tokens t JOIN tcx_sessions s ON s.id = t.session_id
-    WHERE t.digest = $1 AND t.rotated_at IS NULL AND s.revoked_at IS NULL AND s.expires_at >= $2
-    FOR UPDATE OF t, s
-), rotated AS (
-    UPDATE tcx_refresh_tokens t SET rotated_at = $2, grace_used_at = NULL
-    FROM locked l WHERE t.digest = $1
-    RETURNING l.session_id, l.generation
-), added AS (
-    INSERT INTO tcx_refresh_tokens (digest, session_id, created_at, generation)
-    SELECT $3, r.session_id, $2, r.generation + 1 FROM rotated r
-), trimmed AS (
-    DELETE FROM tcx_refresh_tokens d USING rotated r
-    WHERE d.session_id = r.session_id AND d.generation = r.generation - $4
-)
-SELECT f.session_id, f.rotated_at, f.user_id, f.app_id, f.expires_at, f.revoked_at,
-       EXISTS (SELECT 1 FROM rotated) AS rotated
-FROM family f";
+/// The PostgreSQL session store's rotation of a current token, in one statement, as it is
+/// sent for a token alone (`rotate_current_sql(1)` in src/store/grouped.rs; under load the
+/// store sends several tokens' rows in one such statement).
+const ROTATE_CURRENT: &str = "WITH input (digest, next, now) AS (VALUES ($1::bytea, $2::bytea, $3::int8)), \
+     family AS (SELECT t.digest, t.session_id, t.rotated_at, s.user_id, s.app_id, \
+         s.expires_at, s.revoked_at \
+         FROM input i JOIN tcx_refresh_tokens t ON t.digest = i.digest \
+         JOIN tcx_sessions s ON s.id = t.session_id), \
+     locked AS (SELECT t.digest, t.session_id, t.generation, i.next, i.now \
+         FROM input i JOIN tcx_refresh_tokens t ON t.digest = i.digest \
+         JOIN tcx_sessions s ON s.id = t.session_id \
+         WHERE t.rotated_at IS NULL AND s.revoked_at IS NULL AND s.expires_at >= i.now \
+         ORDER BY t.digest FOR UPDATE OF t, s), \
+     rotated AS (UPDATE tcx_refresh_tokens t SET rotated_at = l.now, grace_used_at = NULL \
+         FROM locked l WHERE t.digest = l.digest \
+         RETURNING l.digest, l.session_id, l.generation, l.next, l.now), \
+     added AS (INSERT INTO tcx_refresh_tokens (digest, session_id, created_at, generation) \
+         SELECT r.next, r.session_id, r.now, r.generation + 1 FROM rotated r), \
+     trimmed AS (DELETE FROM tcx_refresh_tokens d USING rotated r \
+         WHERE d.session_id = r.session_id AND d.generation = r.generation - 8) \
+     SELECT f.digest, f.session_id, f.rotated_at, f.user_id, f.app_id, f.expires_at, \
+         f.revoked_at, EXISTS (SELECT 1 FROM rotated r WHERE r.digest = f.digest) \
+     FROM family f";
 const INSERT_SESSION: &str =
     "INSERT INTO tcx_sessions (id, user_id, app_id, created_at, expires_at)
                      VALUES ($1, $2, $3, $4, $5)";
@@ -421,15 +419,11 @@ impl Shared {
         let mut conn = self.db.conn().await?;
         let row = sqlx::query(ROTATE_CURRENT)
             .bind(presented)
-            .bind(unix_now())
             .bind(next)
-            .bind(ROTATED_TOKENS_KEPT)
+            .bind(unix_now())
             .fetch_optional(&mut *conn)
             .await?;
-        match row
-            .map(|row| row.try_get::<bool, _>("rotated"))
-            .transpose()?
-        {
+        match row.map(|row| row.try_get::<bool, _>(7)).transpose()? {
             Some(true) => Ok(()),
             _ => Err("refresh token not current".into()),
         }

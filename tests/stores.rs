@@ -901,6 +901,87 @@ mod behaviour {
         assert_eq!(rotated, 1);
     }
 
+    /// Many families rotated at once (in groups, where the backend sends rotations in
+    /// groups): each token rotates once, into its own successor, twice over; then an old
+    /// token is reuse and revokes its own family only.
+    pub(crate) async fn concurrent_rotations_of_many_families_stay_apart(b: Backend) {
+        let families: Vec<(Session, KeyDigest)> =
+            (0..40).map(|_| (session(FAR), digest("t"))).collect();
+        for (s, t) in &families {
+            b.sessions().create(s, t).await.unwrap();
+        }
+        let rotate_all = |pairs: Vec<(KeyDigest, KeyDigest)>, now: i64| {
+            let calls: Vec<_> = pairs
+                .into_iter()
+                .map(|(presented, next)| {
+                    let sessions = b.sessions().clone();
+                    tokio::spawn(async move {
+                        sessions.rotate(&presented, &next, now, 0).await.unwrap()
+                    })
+                })
+                .collect();
+            async move {
+                let mut answers = Vec::new();
+                for call in calls {
+                    answers.push(call.await.unwrap());
+                }
+                answers
+            }
+        };
+        let firsts: Vec<KeyDigest> = families.iter().map(|(_, t)| *t).collect();
+        let seconds: Vec<KeyDigest> = families.iter().map(|_| digest("n")).collect();
+        let thirds: Vec<KeyDigest> = families.iter().map(|_| digest("m")).collect();
+        let round = rotate_all(
+            firsts
+                .iter()
+                .copied()
+                .zip(seconds.iter().copied())
+                .collect(),
+            1,
+        );
+        for ((s, _), answer) in families.iter().zip(round.await) {
+            assert_eq!(answer, Rotation::Rotated(s.clone()));
+        }
+        let round = rotate_all(
+            seconds
+                .iter()
+                .copied()
+                .zip(thirds.iter().copied())
+                .collect(),
+            2,
+        );
+        for ((s, _), answer) in families.iter().zip(round.await) {
+            assert_eq!(
+                answer,
+                Rotation::Rotated(s.clone()),
+                "each successor is current"
+            );
+        }
+        assert_eq!(
+            b.sessions()
+                .rotate(&firsts[0], &digest("x"), 3, 0)
+                .await
+                .unwrap(),
+            Rotation::Reused(families[0].0.clone())
+        );
+        assert_eq!(
+            b.sessions()
+                .rotate(&thirds[0], &digest("y"), 4, 0)
+                .await
+                .unwrap(),
+            Rotation::Invalid,
+            "the reused family is revoked"
+        );
+        assert_eq!(
+            b.sessions()
+                .rotate(&thirds[1], &digest("z"), 4, 0)
+                .await
+                .unwrap(),
+            Rotation::Rotated(families[1].0.clone()),
+            "another family is not"
+        );
+    }
+
     // ---- UserStore::exists ----
 
     pub(crate) async fn exists_until_erased(b: Backend) {
@@ -1299,6 +1380,7 @@ macro_rules! suite {
             unknown_refresh_token_is_invalid,
             a_session_id_in_use_is_refused,
             concurrent_rotations_rotate_once,
+            concurrent_rotations_of_many_families_stay_apart,
             concurrent_creations_stand_alone,
         );
     };

@@ -21,9 +21,11 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::sql::store_error;
+#[cfg(feature = "postgres")]
+use crate::store::sql_stores::RotatedRow;
 use crate::store::sql_stores::{Answer, NewSession, Upsert, user_from_row};
 use crate::store::{Consumed, User};
-use crate::{AppId, Jti, StoreError, UserId};
+use crate::{AppId, Jti, KeyDigest, StoreError, UserId};
 
 /// The most rows in one statement. Few distinct statement texts also keep sqlx's statement
 /// cache (100 entries) from churning.
@@ -642,6 +644,146 @@ fn succeeded<B: Batch, T>(
             Err(None)
         }
     }
+}
+
+/// A current refresh token to rotate away, its successor, and the time of the rotation.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) struct CurrentRotation {
+    pub(crate) presented: KeyDigest,
+    pub(crate) next: KeyDigest,
+    pub(crate) now: i64,
+}
+
+/// Grouped rotations of current refresh tokens on a pool: one [`rotate_current_sql`] for the
+/// whole group (PostgreSQL).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) struct Rotations<P>(pub(crate) P);
+
+/// A row of [`rotate_current_sql`]: the presented digest, then a [`RotatedRow`]'s columns.
+#[cfg(feature = "postgres")]
+type RotationRow = (
+    Vec<u8>,
+    String,
+    Option<i64>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    bool,
+);
+
+/// The rotation of `rows` refresh tokens in one statement (PostgreSQL: data-modifying
+/// `WITH`); row `r` binds `$3r+1 ..= $3r+3`: presented digest, successor digest, now.
+///
+/// For each presented token that exists it answers its family as the statement's snapshot saw
+/// it (session, the token's `rotated_at`, user, app, the family's `expires_at` and
+/// `revoked_at`) and whether it rotated the token: true when the token was current (not
+/// rotated, family live), and then it is rotated away, its successor inserted one generation
+/// on, and the token [`ROTATED_TOKENS_KEPT`](crate::store::ROTATED_TOKENS_KEPT) + 1
+/// generations back deleted. `locked` takes the rows of the current tokens and their
+/// sessions as the transaction's `FOR UPDATE OF t, s` does, in digest order so that two
+/// groups holding the same tokens cannot deadlock; a concurrent presentation of the same
+/// token waits, then (PostgreSQL re-checks a locked row against its newest version) finds it
+/// rotated and is not rotated again. A token that is not current takes no lock and writes
+/// nothing.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(crate) fn rotate_current_sql(rows: usize) -> String {
+    let input = (0..rows)
+        .map(|r| {
+            format!(
+                "(${}::bytea, ${}::bytea, ${}::int8)",
+                3 * r + 1,
+                3 * r + 2,
+                3 * r + 3
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let kept = crate::store::ROTATED_TOKENS_KEPT;
+    format!(
+        "WITH input (digest, next, now) AS (VALUES {input}), \
+         family AS (SELECT t.digest, t.session_id, t.rotated_at, s.user_id, s.app_id, \
+             s.expires_at, s.revoked_at \
+             FROM input i JOIN tcx_refresh_tokens t ON t.digest = i.digest \
+             JOIN tcx_sessions s ON s.id = t.session_id), \
+         locked AS (SELECT t.digest, t.session_id, t.generation, i.next, i.now \
+             FROM input i JOIN tcx_refresh_tokens t ON t.digest = i.digest \
+             JOIN tcx_sessions s ON s.id = t.session_id \
+             WHERE t.rotated_at IS NULL AND s.revoked_at IS NULL AND s.expires_at >= i.now \
+             ORDER BY t.digest FOR UPDATE OF t, s), \
+         rotated AS (UPDATE tcx_refresh_tokens t SET rotated_at = l.now, grace_used_at = NULL \
+             FROM locked l WHERE t.digest = l.digest \
+             RETURNING l.digest, l.session_id, l.generation, l.next, l.now), \
+         added AS (INSERT INTO tcx_refresh_tokens (digest, session_id, created_at, generation) \
+             SELECT r.next, r.session_id, r.now, r.generation + 1 FROM rotated r), \
+         trimmed AS (DELETE FROM tcx_refresh_tokens d USING rotated r \
+             WHERE d.session_id = r.session_id AND d.generation = r.generation - {kept}) \
+         SELECT f.digest, f.session_id, f.rotated_at, f.user_id, f.app_id, f.expires_at, \
+             f.revoked_at, EXISTS (SELECT 1 FROM rotated r WHERE r.digest = f.digest) \
+         FROM family f"
+    )
+}
+
+#[cfg(feature = "postgres")]
+impl Rotations<sqlx::PgPool> {
+    /// The rows of `group`'s statement.
+    async fn fetch(&self, group: &[Queued<Self>]) -> Result<Vec<RotationRow>, sqlx::Error> {
+        static TEXTS: Texts<String> = Texts::new(rotate_current_sql);
+        let sql = TEXTS.get(group.len());
+        let mut query = sqlx::query_as(&sql);
+        for queued in group {
+            let job = &queued.job;
+            query = query
+                .bind(&job.presented.as_bytes()[..])
+                .bind(&job.next.as_bytes()[..])
+                .bind(job.now);
+        }
+        query.fetch_all(&self.0).await
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Batch for Rotations<sqlx::PgPool> {
+    type Job = CurrentRotation;
+    type Output = Option<RotatedRow>;
+    const WHAT: &'static str = "refresh-token rotator";
+
+    fn clash(a: &Self::Job, b: &Self::Job) -> bool {
+        a.presented == b.presented || a.next == b.next
+    }
+
+    async fn send(&self, group: Vec<Queued<Self>>) {
+        grouped_statements!(@send self, group, fetch, answer_rotations);
+    }
+}
+
+/// Answers each rotation of `group` with its token's row, if the token exists; or each with
+/// the error; gives the group back unanswered when its statement failed and it has more
+/// than one job.
+#[cfg(feature = "postgres")]
+fn answer_rotations<B: Batch<Job = CurrentRotation, Output = Option<RotatedRow>>>(
+    group: Vec<Queued<B>>,
+    rows: Result<Vec<RotationRow>, sqlx::Error>,
+) -> Option<Vec<Queued<B>>> {
+    let (group, mut rows) = match succeeded(group, rows) {
+        Ok(sent) => sent,
+        Err(back) => return back,
+    };
+    for queued in group {
+        let presented = queued.job.presented.as_bytes();
+        let row = rows
+            .iter()
+            .position(|row| row.0 == presented)
+            .map(|at| rows.swap_remove(at))
+            .map(
+                |(_, id, rotated_at, user, app, expires_at, revoked_at, rotated)| {
+                    (id, rotated_at, user, app, expires_at, revoked_at, rotated)
+                },
+            );
+        let _ = queued.answer.send(Ok(row));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -65,6 +65,32 @@ pub(crate) struct NewSession {
     pub(crate) now: i64,
 }
 
+/// A token's family as a one-statement rotation read it (session id, the token's
+/// `rotated_at`, user, app, the family's `expires_at` and `revoked_at`), and whether that
+/// statement rotated the token.
+pub(crate) type RotatedRow = (String, Option<i64>, String, String, i64, Option<i64>, bool);
+
+/// A backend's rotation of a current refresh token in one statement, beside the session
+/// store's transaction (which every rotation takes where the backend has none).
+pub(crate) trait RotationShortcut: std::fmt::Debug + Send + Sync + 'static {
+    /// The rotation's answer: `None` inside when the token does not exist. `None` when this
+    /// backend has no such statement (or its lanes are gone): take the transaction.
+    fn rotate_current(
+        &self,
+        rotation: crate::store::grouped::CurrentRotation,
+    ) -> Option<Answer<Option<RotatedRow>>>;
+}
+
+/// No one-statement rotation (SQLite: no data-modifying `WITH`).
+impl RotationShortcut for () {
+    fn rotate_current(
+        &self,
+        _rotation: crate::store::grouped::CurrentRotation,
+    ) -> Option<Answer<Option<RotatedRow>>> {
+        None
+    }
+}
+
 /// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
 /// a known one updated when its email or first name changed; every row written comes back.
 /// Row `r` binds `$6r+1 ..= $6r+6`: new id, app, external id, email, first name, now.
@@ -152,7 +178,7 @@ macro_rules! sql_stores {
         write_lanes: $write_lanes:expr,
         begin_write: $begin_write:literal,
         lock_rotation: $lock_rotation:literal,
-        rotate_current: $rotate_current:expr,
+        rotations: $Rotations:ty = $make_rotations:expr,
         key_order: $key_order:literal $(,)?
     ) => {
         use async_trait::async_trait;
@@ -435,6 +461,8 @@ macro_rules! sql_stores {
             pool: $Pool,
             /// Sessions created in groups, `write_lanes` at a time.
             grouped: crate::store::grouped::Grouped<crate::store::grouped::SessionInserts<$Pool>>,
+            /// Current tokens rotated in one statement, where the backend can.
+            rotations: $Rotations,
         }
 
         /// A token's family: session id, the token's `rotated_at`, user, app, the family's
@@ -443,9 +471,6 @@ macro_rules! sql_stores {
 
         /// A [`FamilyRow`] with the token's `generation` and `grace_used_at`.
         type LockedRow = (String, Option<i64>, String, String, i64, Option<i64>, i64, Option<i64>);
-
-        /// A [`FamilyRow`] and whether the one-statement rotation rotated the token.
-        type RotatedRow = (String, Option<i64>, String, String, i64, Option<i64>, bool);
 
         const FAMILY_OF_TOKEN: &str =
             "SELECT t.session_id, t.rotated_at, s.user_id, s.app_id, s.expires_at, s.revoked_at
@@ -459,7 +484,9 @@ macro_rules! sql_stores {
                     crate::store::grouped::SessionInserts(pool.clone()),
                     $write_lanes,
                 );
-                $Sessions { pool, grouped }
+                let make_rotations: fn(&$Pool) -> $Rotations = $make_rotations;
+                let rotations = make_rotations(&pool);
+                $Sessions { pool, grouped, rotations }
             }
 
         }
@@ -509,37 +536,31 @@ macro_rules! sql_stores {
                 now: i64,
                 reuse_interval: u64,
             ) -> Result<Rotation, StoreError> {
-                let rotate_current: Option<&str> = $rotate_current;
+                use crate::store::sql_stores::RotationShortcut as _;
                 // Look up first, outside any write transaction: an unknown, revoked or
                 // expired token (a flood of random ones) takes no write lock. Where the
                 // backend rotates a current token in one statement, that statement is the
                 // look-up: it locks and writes only when the token is current.
-                let row: Option<FamilyRow> = match rotate_current {
-                    Some(statement) => {
-                        let row: Option<RotatedRow> =
-                            sqlx::query_as(statement)
-                                .bind(&presented.as_bytes()[..])
-                                .bind(now)
-                                .bind(&next.as_bytes()[..])
-                                .bind(ROTATED_TOKENS_KEPT as i64)
-                                .fetch_optional(&self.pool)
-                                .await
-                                .map_err(store_error)?;
-                        match row {
-                            Some((id, _, user, app, expires_at, _, true)) => {
-                                return Ok(Rotation::Rotated(Session {
-                                    id: SessionId::new(id),
-                                    user: UserId::new(user),
-                                    app: AppId::new(app),
-                                    expires_at,
-                                }));
-                            }
-                            Some((id, rotated_at, user, app, expires_at, revoked_at, false)) => {
-                                Some((id, rotated_at, user, app, expires_at, revoked_at))
-                            }
-                            None => None,
+                let rotation = crate::store::grouped::CurrentRotation {
+                    presented: *presented,
+                    next: *next,
+                    now,
+                };
+                let row: Option<FamilyRow> = match self.rotations.rotate_current(rotation) {
+                    Some(answer) => match answer.await? {
+                        Some((id, _, user, app, expires_at, _, true)) => {
+                            return Ok(Rotation::Rotated(Session {
+                                id: SessionId::new(id),
+                                user: UserId::new(user),
+                                app: AppId::new(app),
+                                expires_at,
+                            }));
                         }
-                    }
+                        Some((id, rotated_at, user, app, expires_at, revoked_at, false)) => {
+                            Some((id, rotated_at, user, app, expires_at, revoked_at))
+                        }
+                        None => None,
+                    },
                     None => sqlx::query_as(FAMILY_OF_TOKEN)
                         .bind(&presented.as_bytes()[..])
                         .fetch_optional(&self.pool)

@@ -25,9 +25,14 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use super::grouped::{Grouped, Read, Reads, ReadsById, Upserts, grouped_statements};
+use super::grouped::{
+    CurrentRotation, Grouped, Read, Reads, ReadsById, Rotations as RotationBatch, Upserts,
+    grouped_statements,
+};
 use super::sql::{apply_migrations, store_error};
-use super::sql_stores::{Found, Upsert, UserQuery, UserShortcuts, Written};
+use super::sql_stores::{
+    Answer, Found, RotatedRow, RotationShortcut, Upsert, UserQuery, UserShortcuts, Written,
+};
 use crate::{AppId, StoreError, UserId};
 
 mod stores;
@@ -55,6 +60,23 @@ impl Shortcuts {
             reads_by_id: Grouped::new(ReadsById(pool.clone()), LANES),
             upserts: Grouped::new(Upserts(pool.clone()), LANES),
         }
+    }
+}
+
+/// The session store's rotations of current tokens, sent in groups
+/// ([`rotate_current_sql`](super::grouped::rotate_current_sql)).
+#[derive(Clone, Debug)]
+struct Rotations(Grouped<RotationBatch<PgPool>>);
+
+impl Rotations {
+    fn for_pool(pool: &PgPool) -> Self {
+        Rotations(Grouped::new(RotationBatch(pool.clone()), LANES))
+    }
+}
+
+impl RotationShortcut for Rotations {
+    fn rotate_current(&self, rotation: CurrentRotation) -> Option<Answer<Option<RotatedRow>>> {
+        self.0.call(rotation).ok()
     }
 }
 

@@ -16,7 +16,7 @@ crate::store::sql_stores::sql_stores! {
     // failing to upgrade a read transaction.
     begin_write: "BEGIN IMMEDIATE",
     lock_rotation: "",
-    // No data-modifying CTEs in SQLite; every rotation takes the transaction.
-    rotate_current: None,
+    // No data-modifying `WITH` in SQLite: every rotation takes the transaction.
+    rotations: () = |_| (),
     key_order: "rowid",
 }
