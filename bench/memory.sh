@@ -52,7 +52,7 @@ samples = [tuple(map(float, line.split())) for line in open(sys.argv[1])]
 fields = dict(kv.split("=") for kv in sys.argv[2].split()[1:])
 requests, seconds = int(fields["requests"]), int(fields["duration_us"]) / 1e6
 print(f"{requests / seconds:,.0f} requests/s (half of them redemptions: {requests / seconds / 2:,.0f} sessions/s), "
-      f"{fields['errors']} errors, p99 {int(fields['p99_us']) / 1000:.1f} ms")
+      f"{fields['errors']} errors ({fields.get('error_kinds', 'kinds not reported')}), p99 {int(fields['p99_us']) / 1000:.1f} ms")
 print("| seconds | " + " | ".join(f"{t:.0f}" for t, _ in samples) + " |")
 print("|---" * (len(samples) + 1) + "|")
 print("| RSS MB | " + " | ".join(f"{m:.1f}" for _, m in samples) + " |")
