@@ -931,31 +931,12 @@ mod behaviour {
         let firsts: Vec<KeyDigest> = families.iter().map(|(_, t)| *t).collect();
         let seconds: Vec<KeyDigest> = families.iter().map(|_| digest("n")).collect();
         let thirds: Vec<KeyDigest> = families.iter().map(|_| digest("m")).collect();
-        let round = rotate_all(
-            firsts
-                .iter()
-                .copied()
-                .zip(seconds.iter().copied())
-                .collect(),
-            1,
-        );
-        for ((s, _), answer) in families.iter().zip(round.await) {
-            assert_eq!(answer, Rotation::Rotated(s.clone()));
-        }
-        let round = rotate_all(
-            seconds
-                .iter()
-                .copied()
-                .zip(thirds.iter().copied())
-                .collect(),
-            2,
-        );
-        for ((s, _), answer) in families.iter().zip(round.await) {
-            assert_eq!(
-                answer,
-                Rotation::Rotated(s.clone()),
-                "each successor is current"
-            );
+        // Each round rotates every family's current token into its successor.
+        for (now, (current, next)) in [(1, (&firsts, &seconds)), (2, (&seconds, &thirds))] {
+            let pairs = current.iter().copied().zip(next.iter().copied()).collect();
+            for ((s, _), answer) in families.iter().zip(rotate_all(pairs, now).await) {
+                assert_eq!(answer, Rotation::Rotated(s.clone()), "round {now}");
+            }
         }
         assert_eq!(
             b.sessions()
