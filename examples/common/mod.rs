@@ -29,6 +29,7 @@ mod connections;
 pub(crate) mod env;
 mod log;
 mod log_clock;
+mod log_format;
 
 use connections::{Connections, Control, Ended};
 
@@ -139,8 +140,9 @@ pub(crate) async fn start() -> Result<(TechCentrixAuth, Listener), ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(&LOG)
-        .with_timer(log_clock::CachedSecondClock)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .fmt_fields(log_format::LineFields)
+        .event_format(log_format::LineFormat::new())
         .init();
     let fail = |message: String| {
         flush_logs();
