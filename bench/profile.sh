@@ -9,7 +9,9 @@
 # user each request), redeem (POST /token, a fresh oneTimeToken each request, minted as
 # bench/load.sh mints them), refresh (POST /refresh, 64 families each rotated in turn, as
 # bench/load.sh runs it) or baseline (the hello-world that bench/load.sh compares against).
-# Knobs: DURATION (seconds of load, 12; perf records the middle 6), STORE
+# Knobs: SERVER (a server binary to profile instead of the scenario's own: a copy of
+# target/release/examples/axum from another commit, say), DURATION (seconds of load, 12;
+# perf records the middle 6), STORE
 # (TCX_DATABASE_URL, memory:; with a postgres:// URL, TCX_DATABASE_SCHEMA too), RUST_LOG (unset unless given), KEEP (a directory to keep
 # perf.data and the raw stacks in).
 # Needs perf (Debian: linux-perf) and installs wrk if it is missing. Loopback only.
@@ -38,7 +40,7 @@ case $SCENARIO in
 esac
 log_env=()
 [ -n "${RUST_LOG:-}" ] && log_env=(RUST_LOG="$RUST_LOG")
-serve "$BIN/$server" "$WORK" TCX_DATABASE_URL="$STORE" TCX_ONE_TIME_TOKEN_TTL=3600 \
+serve "${SERVER:-$BIN/$server}" "$WORK" TCX_DATABASE_URL="$STORE" TCX_ONE_TIME_TOKEN_TTL=3600 \
   "${log_env[@]}"
 warm_up "$URL"
 load=(env BENCH_KEY="$KEY" USERS=$users wrk -t1 -c32 -d"${DURATION}s" -s bench/external.lua)

@@ -69,8 +69,14 @@ impl<F: Future<Output = Reply>> Future for InSpan<F> {
 }
 
 /// Records the request's app in the current span.
+///
+/// The request span is at `DEBUG`: when no subscriber takes `DEBUG` (the default `info`), the
+/// span was never made and the look-up of the current span (a clone and a drop of the
+/// host's span, if any) is skipped.
 pub(super) fn record_app(app: &str) {
-    tracing::Span::current().record("app", app);
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        tracing::Span::current().record("app", app);
+    }
 }
 
 /// What a handler answers: its response, or the error the client gets instead.
