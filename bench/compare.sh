@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A/B of server builds: starts each given binary (a copy of target/release/examples/axum
 # from one commit, say) on the in-memory store as the README starts it, and the baseline
-# beside them, then runs ROUNDS rounds of one 8 s wrk run against each, the order rotating
-# from round to round. Prints each run's req/s and server CPU per request, then each build's
-# median and its median ratio to the baseline run of the same round.
+# beside them, then runs ROUNDS rounds of one 8 s wrk run against each (the baseline is sent
+# the same requests: one user, or a new user id each), the order rotating from round to
+# round. Prints each run's req/s and server CPU per request, then each build's median and its
+# median ratio to the baseline run of the same round.
 #
 # Run with: bash bench/compare.sh ROUNDS USERS BINARY...
 #   USERS: repeat (the sign-in of one existing user) or distinct (a sign-up each request).
@@ -49,10 +50,8 @@ count=${#PIDS[@]}
 for round in $(seq 1 "$ROUNDS"); do
   for k in $(seq 0 $((count - 1))); do
     i=$(((k + round) % count))
-    users=$USERS
-    [ "$i" = 0 ] && users=repeat
     before=$(cpu_ticks "${PIDS[$i]}")
-    env BENCH_KEY="$KEY" USERS=$users wrk -t1 -c32 -d8s -s bench/external.lua \
+    env BENCH_KEY="$KEY" USERS="$USERS" wrk -t1 -c32 -d8s -s bench/external.lua \
       "${URLS[$i]}/user/api/auth/external" >"$WORK/wrk.out" &
     wait $!
     after=$(cpu_ticks "${PIDS[$i]}")

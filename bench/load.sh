@@ -4,6 +4,8 @@
 # and by redemptions, side by side in one run. Prints one table.
 #
 # Each scenario's runs are paired with runs of the baseline, alternating which goes first,
+# the baseline sent the scenario's own requests where it takes them (a new user id each
+# request for the new-user rows: wrk shares the two cores, and such requests cost it more),
 # and its ratios are the medians of the pairs' ratios: on a shared machine whose speed drifts
 # over minutes, a ratio then compares runs made seconds apart, not minutes. Every scenario's
 # server runs from the start, and the pairs are taken in rounds (one of each scenario per
@@ -114,14 +116,18 @@ pair() {
     # shellcheck disable=SC2206 # the scenario's wrk variables, one word each
     run_ours=(run "$pid" "$url" "$script" ${WRK_ENVS[$s]})
   fi
-  run_base=(run "$BASE_PID" "$BASE_URL" bench/external.lua USERS=repeat)
+  # The baseline gets the scenario's own requests where it can take them: a new user id each
+  # request costs wrk more than one repeated body, and wrk shares the two cores.
+  local base_users=repeat
+  [[ $script = bench/external.lua && ${WRK_ENVS[$s]} = *USERS=distinct* ]] && base_users=distinct
+  run_base=(run "$BASE_PID" "$BASE_URL" bench/external.lua USERS=$base_users)
   if [ $((round % 2)) = 1 ]; then
     base=$("${run_base[@]}"); ours=$("${run_ours[@]}")
   else
     ours=$("${run_ours[@]}"); base=$("${run_base[@]}")
   fi
-  echo "  round $round, $label: $ours | baseline: $base" >&2
-  echo "$label|$ours|$base|$(peak_rss_mb "$pid")" >>"$PAIRS"
+  echo "  round $round, $label: $ours | baseline ($base_users): $base" >&2
+  echo "$label|$ours|$base|$(peak_rss_mb "$pid")|$base_users" >>"$PAIRS"
 }
 
 # Tokens for one redemption run at URL (default: the current server's): more than the
@@ -210,12 +216,12 @@ goals_file = open(sys.argv[3], "a", encoding="utf-8")
 FIELDS = ("rps", "p50", "p99", "errors", "cpu", "client")
 def parse(text):
     return dict(zip(FIELDS, map(float, text.split())))
-scenarios, baseline = {}, []
+scenarios, baseline = {}, {"repeat": [], "distinct": []}
 for line in open(sys.argv[1]):
-    label, ours, base, rss = line.rstrip("\n").split("|")
+    label, ours, base, rss, base_users = line.rstrip("\n").split("|")
     pair = (parse(ours), parse(base))
     scenarios.setdefault(label, []).append((pair, rss))
-    baseline.append(pair[1])
+    baseline[base_users].append(pair[1])
 med = lambda xs: statistics.median(xs)
 # Issue 17's goals against the baseline: (req/s at least, p99 at most, server CPU at most).
 GOALS = {
@@ -240,13 +246,27 @@ def row(label, runs, ratios, rss):
     return rps
 print("| scenario | req/s | × baseline | p50 ms | p99 ms | p99 × baseline | errors | server CPU µs/req | × baseline | wrk CPU µs/req | peak RSS MB | goals |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-if baseline:
-    row("baseline (axum, same JSON, constant answer)", baseline, (1.0, 1.0, 1.0), sys.argv[2])
+BASELINES = {
+    "repeat": "baseline (axum, same JSON, constant answer)",
+    "distinct": "baseline, a new user id each request (the new-user rows' pairs)",
+}
+for users, runs in baseline.items():
+    if runs:
+        row(BASELINES[users], runs, (1.0, 1.0, 1.0), sys.argv[2])
 rates = {}
 for label, pairs in scenarios.items():
     ours = [p[0] for p, _ in pairs]
     ratio = lambda k: med([p[0][k] / p[1][k] for p, _ in pairs])
     rates[label] = row(label, ours, (ratio("rps"), ratio("p99"), ratio("cpu")), pairs[-1][1])
+# The new-user rows are paired with baseline runs of the same requests (since session 8); for
+# comparison with earlier runs, their rate against the baseline's one-user runs too.
+if baseline["repeat"] and baseline["distinct"]:
+    print()
+    one_user = med([r["rps"] for r in baseline["repeat"]])
+    for label, pairs in scenarios.items():
+        if "new user" in label:
+            print(f"{label}: {med([p[0]['rps'] for p, _ in pairs]) / one_user:.2f}× the baseline's "
+                  f"one-user runs (median over median; the pairing before session 8)")
 # SQLite's sign-ups against the in-memory ones of the same run (goal: at least 0.5×).
 sqlite, memory = rates.get("sqlite (WAL), new user each request"), rates.get("memory, new user each request")
 if sqlite and memory:
