@@ -129,36 +129,37 @@ struct FieldsVisitor<'writer> {
 }
 
 impl FieldsVisitor<'_> {
-    /// Writes the separator and the field's `name=` (nothing for the message); false for a
-    /// field that is not written (a `log` record's metadata, already in the line's frame) or
-    /// after an error.
-    fn start(&mut self, field: &Field) -> bool {
+    /// Writes the separator and the field's `name=` (nothing for the message). Returns
+    /// `None` for a field that is not written (a `log` record's metadata, already in the
+    /// line's frame) or after an error, else whether the field is the message.
+    fn start(&mut self, field: &Field) -> Option<bool> {
         let name = field.name();
         if self.result.is_err() || name.starts_with("log.") {
-            return false;
+            return None;
         }
         if self.first {
             self.first = false;
         } else {
             self.result = self.writer.write_char(' ');
         }
-        if name != "message" {
+        let is_message = name == "message";
+        if !is_message {
             let name = name.strip_prefix("r#").unwrap_or(name);
             self.result = self
                 .result
                 .and_then(|()| self.writer.write_str(name))
                 .and_then(|()| self.writer.write_char('='));
         }
-        self.result.is_ok()
+        self.result.is_ok().then_some(is_message)
     }
 }
 
 impl Visit for FieldsVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.start(field) {
+        let Some(is_message) = self.start(field) else {
             return;
-        }
-        self.result = if field.name() == "message" {
+        };
+        self.result = if is_message {
             Escaping(&mut self.writer).write_str(value)
         } else if value
             .bytes()
@@ -170,12 +171,13 @@ impl Visit for FieldsVisitor<'_> {
                 .and_then(|()| self.writer.write_str(value))
                 .and_then(|()| self.writer.write_char('"'))
         } else {
-            write!(Escaping(&mut self.writer), "{value:?}")
+            // A `str`'s `Debug` escapes its control characters itself.
+            write!(self.writer, "{value:?}")
         };
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.start(field) {
+        if self.start(field).is_some() {
             self.result = write!(Escaping(&mut self.writer), "{value:?}");
         }
     }
