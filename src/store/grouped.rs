@@ -57,6 +57,48 @@ impl<T: Clone> Texts<T> {
     }
 }
 
+/// How a pool's database takes a statement's parameters. The texts here number them (`$1`,
+/// `$2`, …: PostgreSQL's form, each once and in order); SQLite gets plain `?`s, bound in the
+/// same order. For a numbered parameter sqlx asks SQLite for its name, which SQLite finds by
+/// walking the statement's list of names: for a 64-row sign-up of 448 parameters that walk
+/// was 2.3 % of a SQLite sign-up's server CPU (`bench/profile.sh sign-up`, `BENCHMARKS.md`).
+pub(crate) trait Dialect {
+    /// `sql` (numbered parameters) as this pool's database takes it.
+    fn text(sql: String) -> String;
+}
+
+impl<DB: sqlx::Database> Dialect for sqlx::Pool<DB> {
+    fn text(sql: String) -> String {
+        if DB::NAME == "SQLite" {
+            positional(&sql)
+        } else {
+            sql
+        }
+    }
+}
+
+/// `sql` with each numbered parameter as `?`. The numbers must run `$1`, `$2`, … in order,
+/// each once (true of every text here: `every_sqlite_text_takes_its_parameters_in_order`);
+/// otherwise binding in order would bind the wrong values, so a text that breaks it panics
+/// when it is first built.
+fn positional(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    let mut next = 1;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let number = after[..digits].parse::<usize>().ok();
+        assert_eq!(number, Some(next), "parameters numbered in order: {sql}");
+        next += 1;
+        out.push('?');
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A read of one user by `(app, external id)`.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 #[derive(Debug)]
@@ -308,8 +350,11 @@ macro_rules! grouped_statements {
                 &self,
                 group: &[crate::store::grouped::Queued<Self>],
             ) -> Result<Vec<String>, sqlx::Error> {
+                use crate::store::grouped::Dialect as _;
                 static TEXTS: crate::store::grouped::Texts<String> =
-                    crate::store::grouped::Texts::new(crate::store::grouped::consume_sql);
+                    crate::store::grouped::Texts::new(|rows| {
+                        <$Pool>::text(crate::store::grouped::consume_sql(rows))
+                    });
                 let sql = TEXTS.get(group.len());
                 let mut query = sqlx::query_scalar(&sql);
                 for queued in group {
@@ -342,11 +387,13 @@ macro_rules! grouped_statements {
                 &self,
                 group: &[crate::store::grouped::Queued<Self>],
             ) -> Result<(), sqlx::Error> {
-                use crate::store::grouped::{Binds, bind_sessions};
+                use crate::store::grouped::{Binds, Dialect as _, bind_sessions};
                 let rows = group.len();
                 if $one_statement {
                     static TEXTS: crate::store::grouped::Texts<String> =
-                        crate::store::grouped::Texts::new(crate::store::grouped::sessions_with_tokens_sql);
+                        crate::store::grouped::Texts::new(|rows| {
+                            <$Pool>::text(crate::store::grouped::sessions_with_tokens_sql(rows))
+                        });
                     let sql = TEXTS.get(rows);
                     let query = bind_sessions(sqlx::query(&sql), group, Binds::Sessions);
                     let query = bind_sessions(query, group, Binds::Tokens);
@@ -354,7 +401,10 @@ macro_rules! grouped_statements {
                 }
                 let mut tx = self.0.begin().await?;
                 static PAIRS: crate::store::grouped::Texts<(String, String)> =
-                    crate::store::grouped::Texts::new(crate::store::grouped::sessions_then_tokens_sql);
+                    crate::store::grouped::Texts::new(|rows| {
+                        let (sessions, tokens) = crate::store::grouped::sessions_then_tokens_sql(rows);
+                        (<$Pool>::text(sessions), <$Pool>::text(tokens))
+                    });
                 let pair = PAIRS.get(rows);
                 let (sessions, tokens) = (&pair.0, &pair.1);
                 bind_sessions(sqlx::query(&sessions), group, Binds::Sessions)
@@ -392,8 +442,9 @@ macro_rules! grouped_statements {
                 &self,
                 group: &[crate::store::grouped::Queued<Self>],
             ) -> Result<Vec<$Row>, sqlx::Error> {
+                use crate::store::grouped::Dialect as _;
                 static TEXTS: crate::store::grouped::Texts<String> =
-                    crate::store::grouped::Texts::new($sql);
+                    crate::store::grouped::Texts::new(|rows| <$Pool>::text($sql(rows)));
                 let sql = TEXTS.get(group.len());
                 let ($query, $group) = (sqlx::query(&sql), group);
                 $bind.fetch_all(&self.0).await
@@ -809,5 +860,45 @@ mod tests {
             assert!(matches!(built, Cow::Owned(_)));
             assert_eq!(*built, consume_sql(rows));
         }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn every_sqlite_text_takes_its_parameters_in_order() {
+        use crate::store::sql_stores::upsert_sql;
+        type Sqlite = sqlx::SqlitePool;
+        for rows in 1..=MAX_GROUP {
+            let (sessions, tokens) = sessions_then_tokens_sql(rows);
+            for (numbered, count) in [
+                (upsert_sql(rows), 7 * rows),
+                (consume_sql(rows), 2 * rows),
+                (sessions, 5 * rows),
+                (tokens, 3 * rows),
+            ] {
+                let text = Sqlite::text(numbered.clone());
+                assert!(!text.contains('$'), "{text}");
+                assert_eq!(text.matches('?').count(), count, "{numbered}");
+                // Only the placeholders changed.
+                let mut again = String::new();
+                let mut pieces = text.split('?');
+                again.push_str(pieces.next().unwrap());
+                for (n, piece) in (1..).zip(pieces) {
+                    again.push_str(&format!("${n}{piece}"));
+                }
+                assert_eq!(again, numbered);
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "parameters numbered in order")]
+    fn a_text_that_repeats_a_parameter_is_refused() {
+        positional("VALUES ($1, $2, $2)");
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn postgres_keeps_the_numbered_parameters() {
+        assert_eq!(sqlx::PgPool::text(consume_sql(2)), consume_sql(2));
     }
 }

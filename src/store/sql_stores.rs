@@ -93,11 +93,13 @@ impl RotationShortcut for () {
 
 /// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
 /// a known one updated when its email or first name changed; every row written comes back.
-/// Row `r` binds `$6r+1 ..= $6r+6`: new id, app, external id, email, first name, now.
+/// Row `r` binds `$7r+1 ..= $7r+7`: new id, app, external id, email, first name, now (as
+/// `created_at`), now (as `updated_at`): each parameter once, in order, so that SQLite's text
+/// can take `?` placeholders ([`crate::store::grouped::Dialect`]).
 pub(crate) fn upsert_sql(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|r| {
-            let p = |n: usize| format!("${}", 6 * r + n);
+            let p = |n: usize| format!("${}", 7 * r + n);
             format!(
                 "({}, {}, {}, {}, {}, {}, {})",
                 p(1),
@@ -106,7 +108,7 @@ pub(crate) fn upsert_sql(rows: usize) -> String {
                 p(4),
                 p(5),
                 p(6),
-                p(6)
+                p(7)
             )
         })
         .collect();
@@ -139,6 +141,7 @@ where
             .bind(u.profile.external_id.as_str())
             .bind(u.profile.email.as_str())
             .bind(u.profile.first_name.as_str())
+            .bind(u.now)
             .bind(u.now);
     }
     query
