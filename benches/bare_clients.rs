@@ -348,20 +348,31 @@ impl Shared {
             return Ok((user, false));
         }
         let new_id = random_id();
+        let now = unix_now();
         let mut conn = self.db.conn().await?;
-        let row = sqlx::query(&self.upsert)
+        let id: Option<String> = sqlx::query_scalar(&self.upsert)
             .bind(&new_id)
             .bind(APP)
             .bind(external_id)
             .bind(EMAIL)
             .bind(FIRST_NAME)
-            .bind(unix_now())
+            .bind(now)
+            .bind(now)
             .fetch_optional(&mut *conn)
             .await?;
         drop(conn);
-        let user = user_from_row(&row.ok_or("the upsert returned no row")?)?;
-        let created = user.id == new_id;
-        Ok((user, created))
+        // The statement returns the id written: a new user's is the one sent (its row is
+        // what was sent); a known user's row is read again, as the store does.
+        if id.as_deref() != Some(new_id.as_str()) {
+            let user = self.by_external(external_id).await?;
+            return Ok((user.ok_or("the upserted user is gone")?, false));
+        }
+        let user = User {
+            id: new_id,
+            email: EMAIL.to_owned(),
+            first_name: FIRST_NAME.to_owned(),
+        };
+        Ok((user, true))
     }
 
     /// `exists` (the trait's default: `find`).
@@ -670,14 +681,14 @@ async fn bench(path: &str) -> Result<()> {
         ),
         select_by_id: format!("SELECT {USER_COLUMNS} FROM tcx_users WHERE id = $1"),
         upsert: format!(
-            "INSERT INTO tcx_users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $6)
+            "INSERT INTO tcx_users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
                      ON CONFLICT (app_id, external_id) DO UPDATE SET
                          email = excluded.email,
                          first_name = excluded.first_name,
                          updated_at = excluded.updated_at
                      WHERE tcx_users.email <> excluded.email
                         OR tcx_users.first_name <> excluded.first_name
-                     RETURNING {USER_COLUMNS}"
+                     RETURNING id"
         ),
         user_id: std::sync::OnceLock::new(),
         run_tag: tag.clone(),

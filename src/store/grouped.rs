@@ -23,9 +23,11 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use crate::store::sql::store_error;
 #[cfg(feature = "postgres")]
 use crate::store::sql_stores::RotatedRow;
-use crate::store::sql_stores::{Answer, NewSession, Upsert, user_from_row};
+use crate::store::sql_stores::{Answer, NewSession, Upsert};
 use crate::store::{Consumed, User};
-use crate::{AppId, Jti, KeyDigest, StoreError, UserId};
+use crate::{AppId, Jti, KeyDigest, StoreError};
+#[cfg(feature = "postgres")]
+use crate::{UserId, store::sql_stores::user_from_row};
 
 /// The most rows in one statement. Few distinct statement texts also keep sqlx's statement
 /// cache (100 entries) from churning.
@@ -252,14 +254,10 @@ fn answer_all<B: Batch>(group: Vec<Queued<B>>, err: &StoreError) {
     }
 }
 
-/// The row of `users` that `job` asked for, taken out (`take`) or copied.
-fn user_for(users: &mut Vec<User>, job: &impl UserKey, take: bool) -> Option<User> {
-    let at = users.iter().position(|u| job.matches(u))?;
-    Some(if take {
-        users.swap_remove(at)
-    } else {
-        users[at].clone()
-    })
+/// The row of `users` that `job` asked for (copied: two reads may ask for one row).
+#[cfg(feature = "postgres")]
+fn user_for(users: &[User], job: &impl UserKey) -> Option<User> {
+    users.iter().find(|u| job.matches(u)).cloned()
 }
 
 /// The read of `rows` users by `(app, external id)` in one statement; row `r` binds
@@ -304,33 +302,43 @@ macro_rules! grouped_statements {
         $(grouped_statements!(@$Batch $Pool, $Row);)+
     };
     (@Upserts $Pool:ty, $Row:ty) => {
-        grouped_statements!(@batch $Pool, $Row, Upserts, crate::store::sql_stores::Upsert,
-            "sign-up writer", clash: |a, b| a.app == b.app
-                && a.profile.external_id == b.profile.external_id,
-            take: true,
+        grouped_statements!(@batch $Pool, Upserts, crate::store::sql_stores::Upsert,
+            Option<crate::store::User>, "sign-up writer",
+            clash: |a, b| a.app == b.app && a.profile.external_id == b.profile.external_id,
             sql: crate::store::sql_stores::upsert_sql,
             bind: |query, group| crate::store::sql_stores::bind_upserts(
                 query,
                 group.iter().map(|queued| &queued.job),
-            ));
+            ),
+            fetch: sqlx::query_scalar => String, answer: crate::store::grouped::answer_upserted);
+    };
+    (@Consumes $Pool:ty, $Row:ty) => {
+        grouped_statements!(@batch $Pool, Consumes, crate::store::grouped::Consume,
+            crate::store::Consumed, "replay ledger writer",
+            clash: |a, b| a.jti == b.jti,
+            sql: crate::store::grouped::consume_sql,
+            bind: |query, group| group.iter().fold(query, |query, queued| query
+                .bind(queued.job.jti.as_str())
+                .bind(queued.job.expires_at)),
+            fetch: sqlx::query_scalar => String, answer: crate::store::grouped::answer_consumed);
     };
     (@ReadsById $Pool:ty, $Row:ty) => {
-        grouped_statements!(@batch $Pool, $Row, ReadsById, crate::UserId,
-            "user reader", clash: |_a, _b| false,
-            take: false,
+        grouped_statements!(@batch $Pool, ReadsById, crate::UserId,
+            Option<crate::store::User>, "user reader", clash: |_a, _b| false,
             sql: crate::store::grouped::read_by_id_sql,
             bind: |query, group| group
                 .iter()
-                .fold(query, |query, queued| query.bind(queued.job.as_str())));
+                .fold(query, |query, queued| query.bind(queued.job.as_str())),
+            fetch: sqlx::query => $Row, answer: crate::store::grouped::answer_rows);
     };
     (@Reads $Pool:ty, $Row:ty) => {
-        grouped_statements!(@batch $Pool, $Row, Reads, crate::store::grouped::Read,
-            "user reader", clash: |_a, _b| false,
-            take: false,
+        grouped_statements!(@batch $Pool, Reads, crate::store::grouped::Read,
+            Option<crate::store::User>, "user reader", clash: |_a, _b| false,
             sql: crate::store::grouped::read_sql,
             bind: |query, group| group.iter().fold(query, |query, queued| query
                 .bind(queued.job.app.as_str())
-                .bind(queued.job.external_id.as_str())));
+                .bind(queued.job.external_id.as_str())),
+            fetch: sqlx::query => $Row, answer: crate::store::grouped::answer_rows);
     };
     // Sends `group` with `this.run`; if its statement failed, each job alone, so that one
     // row's error is that row's only. `answer` answers the jobs, or gives them back.
@@ -340,41 +348,6 @@ macro_rules! grouped_statements {
             for queued in group {
                 let done = $this.$run(std::slice::from_ref(&queued)).await;
                 $answer(vec![queued], done);
-            }
-        }
-    };
-    (@Consumes $Pool:ty, $Row:ty) => {
-        impl crate::store::grouped::Consumes<$Pool> {
-            /// The ids of `group` that were new (the rows inserted).
-            async fn fetch(
-                &self,
-                group: &[crate::store::grouped::Queued<Self>],
-            ) -> Result<Vec<String>, sqlx::Error> {
-                use crate::store::grouped::Dialect as _;
-                static TEXTS: crate::store::grouped::Texts<String> =
-                    crate::store::grouped::Texts::new(|rows| {
-                        <$Pool>::text(crate::store::grouped::consume_sql(rows))
-                    });
-                let sql = TEXTS.get(group.len());
-                let mut query = sqlx::query_scalar(&sql);
-                for queued in group {
-                    query = query.bind(queued.job.jti.as_str()).bind(queued.job.expires_at);
-                }
-                query.fetch_all(&self.0).await
-            }
-        }
-
-        impl crate::store::grouped::Batch for crate::store::grouped::Consumes<$Pool> {
-            type Job = crate::store::grouped::Consume;
-            type Output = crate::store::Consumed;
-            const WHAT: &'static str = "replay ledger writer";
-
-            fn clash(a: &Self::Job, b: &Self::Job) -> bool {
-                a.jti == b.jti
-            }
-
-            async fn send(&self, group: Vec<crate::store::grouped::Queued<Self>>) {
-                grouped_statements!(@send self, group, fetch, crate::store::grouped::answer_consumed);
             }
         }
     };
@@ -431,29 +404,32 @@ macro_rules! grouped_statements {
             }
         }
     };
-    (@batch $Pool:ty, $Row:ty, $Batch:ident, $Job:ty, $what:literal,
+    // A batch of `Job`s, each answered with an `Output`: the group's statement (`sql`, with
+    // what `bind` binds) made by `query` (sqlx's `query` for rows, `query_scalar` for one
+    // column), its results (`Fetched`) handed to `answer`.
+    (@batch $Pool:ty, $Batch:ident, $Job:ty, $Output:ty, $what:literal,
         clash: |$a:ident, $b:ident| $clash:expr,
-        take: $take:literal,
         sql: $sql:path,
-        bind: |$query:ident, $group:ident| $bind:expr) => {
+        bind: |$query:ident, $group:ident| $bind:expr,
+        fetch: $make:path => $Fetched:ty, answer: $answer:path) => {
         impl crate::store::grouped::$Batch<$Pool> {
-            /// The rows of `group`'s statement.
+            /// What `group`'s statement returned.
             async fn fetch(
                 &self,
                 group: &[crate::store::grouped::Queued<Self>],
-            ) -> Result<Vec<$Row>, sqlx::Error> {
+            ) -> Result<Vec<$Fetched>, sqlx::Error> {
                 use crate::store::grouped::Dialect as _;
                 static TEXTS: crate::store::grouped::Texts<String> =
                     crate::store::grouped::Texts::new(|rows| <$Pool>::text($sql(rows)));
                 let sql = TEXTS.get(group.len());
-                let ($query, $group) = (sqlx::query(&sql), group);
+                let ($query, $group) = ($make(&sql), group);
                 $bind.fetch_all(&self.0).await
             }
         }
 
         impl crate::store::grouped::Batch for crate::store::grouped::$Batch<$Pool> {
             type Job = $Job;
-            type Output = Option<crate::store::User>;
+            type Output = $Output;
             const WHAT: &'static str = $what;
 
             fn clash($a: &Self::Job, $b: &Self::Job) -> bool {
@@ -461,8 +437,7 @@ macro_rules! grouped_statements {
             }
 
             async fn send(&self, group: Vec<crate::store::grouped::Queued<Self>>) {
-                let answer = |group, rows| crate::store::grouped::answer_rows(group, rows, $take);
-                grouped_statements!(@send self, group, fetch, answer);
+                grouped_statements!(@send self, group, fetch, $answer);
             }
         }
     };
@@ -510,18 +485,39 @@ pub(crate) fn answer_consumed<B: Batch<Job = Consume, Output = Consumed>>(
     group: Vec<Queued<B>>,
     new: Result<Vec<String>, sqlx::Error>,
 ) -> Option<Vec<Queued<B>>> {
-    let (group, new) = match succeeded(group, new) {
-        Ok(sent) => sent,
-        Err(back) => return back,
-    };
-    for queued in group {
-        let first = new.iter().any(|jti| jti == queued.job.jti.as_str());
-        let consumed = if first {
+    answer_by_ids(group, new, |job, new| {
+        if new.iter().any(|jti| jti == job.jti.as_str()) {
             Consumed::First
         } else {
             Consumed::Replayed
-        };
-        let _ = queued.answer.send(Ok(consumed));
+        }
+    })
+}
+
+/// Answers each upsert of `group`: the user it inserted when its new id is among those
+/// written (`ids`), `None` for a known user (whose row the caller reads); or each with the
+/// error. Gives the group back unanswered when its statement failed and it has more than
+/// one job.
+pub(crate) fn answer_upserted<B: Batch<Job = Upsert, Output = Option<User>>>(
+    group: Vec<Queued<B>>,
+    ids: Result<Vec<String>, sqlx::Error>,
+) -> Option<Vec<Queued<B>>> {
+    answer_by_ids(group, ids, |job, ids| job.inserted(ids))
+}
+
+/// Answers each job of `group` from the ids its statement returned, or each with the error;
+/// gives the group back unanswered when the statement failed and it has more than one job.
+fn answer_by_ids<B: Batch>(
+    group: Vec<Queued<B>>,
+    ids: Result<Vec<String>, sqlx::Error>,
+    answer: impl Fn(B::Job, &[String]) -> B::Output,
+) -> Option<Vec<Queued<B>>> {
+    let (group, ids) = match succeeded(group, ids) {
+        Ok(sent) => sent,
+        Err(back) => return back,
+    };
+    for Queued { job, answer: to } in group {
+        let _ = to.send(Ok(answer(job, &ids)));
     }
     None
 }
@@ -603,35 +599,31 @@ where
 }
 
 /// How a job finds its row among the group's.
+#[cfg(feature = "postgres")]
 pub(crate) trait UserKey {
     fn matches(&self, user: &User) -> bool;
 }
 
-impl UserKey for Upsert {
-    fn matches(&self, user: &User) -> bool {
-        user.app == self.app && user.external_id == self.profile.external_id
-    }
-}
-
+#[cfg(feature = "postgres")]
 impl UserKey for Read {
     fn matches(&self, user: &User) -> bool {
         user.app == self.app && user.external_id == self.external_id
     }
 }
 
+#[cfg(feature = "postgres")]
 impl UserKey for UserId {
     fn matches(&self, user: &User) -> bool {
         user.id == *self
     }
 }
 
-/// Answers each job of `group` with its row among `rows` (taken, when no two jobs share a
-/// row, or copied), or each with the error; gives the group back unanswered when its
-/// statement failed and it has more than one job.
+/// Answers each job of `group` with its row among `rows`, or each with the error; gives the
+/// group back unanswered when its statement failed and it has more than one job.
+#[cfg(feature = "postgres")]
 pub(crate) fn answer_rows<B, R>(
     group: Vec<Queued<B>>,
     rows: Result<Vec<R>, sqlx::Error>,
-    take: bool,
 ) -> Option<Vec<Queued<B>>>
 where
     B: Batch<Output = Option<User>>,
@@ -645,7 +637,7 @@ where
         Ok(sent) => sent,
         Err(back) => return back,
     };
-    let mut users = match rows
+    let users = match rows
         .iter()
         .map(user_from_row)
         .collect::<Result<Vec<_>, _>>()
@@ -657,7 +649,7 @@ where
         }
     };
     for queued in group {
-        let user = user_for(&mut users, &queued.job, take);
+        let user = user_for(&users, &queued.job);
         let _ = queued.answer.send(Ok(user));
     }
     None

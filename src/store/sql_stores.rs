@@ -92,7 +92,11 @@ impl RotationShortcut for () {
 }
 
 /// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
-/// a known one updated when its email or first name changed; every row written comes back.
+/// a known one updated when its email or first name changed; the id of every row written
+/// comes back. A new user's is the id sent, and the row is what was sent
+/// ([`Upsert::into_user`]); the caller of a known one reads the row it changed (rare: only
+/// a profile change writes). Returning whole rows cost a SQLite sign-up more than its read
+/// (`bench/profile.sh sign-up`, `BENCHMARKS.md`).
 /// Row `r` binds `$7r+1 ..= $7r+7`: new id, app, external id, email, first name, now (as
 /// `created_at`), now (as `updated_at`): each parameter once, in order, so that SQLite's text
 /// can take `?` placeholders ([`crate::store::grouped::Dialect`]).
@@ -120,16 +124,25 @@ pub(crate) fn upsert_sql(rows: usize) -> String {
              updated_at = excluded.updated_at
          WHERE tcx_users.email <> excluded.email
             OR tcx_users.first_name <> excluded.first_name
-         RETURNING {USER_COLUMNS}",
+         RETURNING id",
         values.join(", ")
     )
 }
 
+impl Upsert {
+    /// The user this upsert inserts, when its id is among those the statement returned.
+    pub(crate) fn inserted(self, ids: &[String]) -> Option<User> {
+        ids.iter()
+            .any(|id| id == self.new_id.as_str())
+            .then(|| User::new(self.new_id, self.app, &self.profile, self.now))
+    }
+}
+
 /// Binds the rows of [`upsert_sql`].
 pub(crate) fn bind_upserts<'q, DB: sqlx::Database>(
-    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    mut query: sqlx::query::QueryScalar<'q, DB, String, <DB as sqlx::Database>::Arguments<'q>>,
     upserts: impl IntoIterator<Item = &'q Upsert>,
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+) -> sqlx::query::QueryScalar<'q, DB, String, <DB as sqlx::Database>::Arguments<'q>>
 where
     &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -255,24 +268,21 @@ macro_rules! sql_stores {
                     new_id: UserId::random(),
                     now: unix_now(),
                 };
-                let new_id = upsert.new_id.clone();
-                let written = match self.shortcuts.upsert(upsert) {
-                    Ok(written) => written.await?,
+                let inserted = match self.shortcuts.upsert(upsert) {
+                    Ok(inserted) => inserted.await?,
                     Err(upsert) => {
                         let sql = crate::store::sql_stores::upsert_sql(1);
-                        crate::store::sql_stores::bind_upserts(sqlx::query(&sql), [&upsert])
-                            .fetch_optional(&self.pool)
+                        let ids = crate::store::sql_stores::bind_upserts(sqlx::query_scalar(&sql), [&upsert])
+                            .fetch_all(&self.pool)
                             .await
-                            .map_err(store_error)?
-                            .map(|row| user_from_row(&row))
-                            .transpose()?
+                            .map_err(store_error)?;
+                        upsert.inserted(&ids)
                     }
                 };
-                match written {
-                    Some(user) => {
-                        Ok(if user.id == new_id { Upserted::SignedUp(user) } else { Upserted::SignedIn(user) })
-                    }
-                    // Someone else stored the same profile in between: nothing to change.
+                match inserted {
+                    Some(user) => Ok(Upserted::SignedUp(user)),
+                    // A known user: this call changed the profile, or someone else stored
+                    // the same one in between. Either way, what is stored now.
                     None => self
                         .by_external(app, &profile.external_id)
                         .await?
