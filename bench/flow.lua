@@ -7,19 +7,20 @@
 -- average exact); unset or 0, as fast as the server answers.
 local key = os.getenv("BENCH_KEY")
 local rate = tonumber(os.getenv("RATE") or "0") or 0
-local ffi = require("ffi")
-ffi.cdef[[
-  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
-  int clock_gettime(int clock, bench_timespec *now);
-]]
-local clock = ffi.new("bench_timespec")
-local function now_ms()
-  ffi.C.clock_gettime(1, clock) -- CLOCK_MONOTONIC
-  return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
-end
-local start, scheduled = nil, 0
 
 if rate > 0 then
+  -- A millisecond clock (LuaJIT's ffi), needed only to pace.
+  local ffi = require("ffi")
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+    int clock_gettime(int clock, bench_timespec *now);
+  ]]
+  local clock = ffi.new("bench_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(1, clock) -- CLOCK_MONOTONIC
+    return tonumber(clock.tv_sec) * 1000 + tonumber(clock.tv_nsec) / 1e6
+  end
+  local start, scheduled = nil, 0
   delay = function()
     local now = now_ms()
     start = start or now

@@ -5,10 +5,11 @@
 # redemption of its token; every redemption starts a session and uses a jti) at a steady
 # RATE for DURATION seconds. Steady, because the live sessions are the rate times their
 # lifetime: at full speed on a shared host whose speed drifts by a quarter from one minute
-# to the next, a faster last minute holds more live sessions and reads as growth. The resident memory is read every 10 s. Housekeeping runs every 60 s: once the
-# first sessions have expired and a pass has forgotten them, the resident memory should stop
-# growing: it rises and falls between passes, around a level that stays. Prints the samples
-# and the verdict below.
+# to the next, a faster last minute holds more live sessions and reads as growth. The
+# resident memory is read every 10 s. Housekeeping runs every 60 s: once the first sessions
+# have expired and a pass has forgotten them, the resident memory should stop growing: it
+# rises and falls between passes, around a level that stays. Prints the samples and the
+# verdict below.
 #
 # Run with: bash bench/memory.sh
 # Knobs: DURATION (seconds, 480: the verdict compares the last two housekeeping intervals,

@@ -62,8 +62,9 @@ impl<T: Clone> Texts<T> {
 /// How a pool's database takes a statement's parameters. The texts here number them (`$1`,
 /// `$2`, …: PostgreSQL's form, each once and in order); SQLite gets plain `?`s, bound in the
 /// same order. For a numbered parameter sqlx asks SQLite for its name, which SQLite finds by
-/// walking the statement's list of names: for a 64-row sign-up of 448 parameters that walk
-/// was 2.3 % of a SQLite sign-up's server CPU (`bench/profile.sh sign-up`, `BENCHMARKS.md`).
+/// walking the statement's list of names: for a 64-row sign-up of 448 parameters, sqlx's
+/// binding was 4.0 % of a SQLite sign-up's server CPU, 0.75 % with `?`s (`bench/profile.sh
+/// sign-up`, `BENCHMARKS.md`).
 pub(crate) trait Dialect {
     /// `sql` (numbered parameters) as this pool's database takes it.
     fn text(sql: String) -> String;

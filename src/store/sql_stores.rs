@@ -94,9 +94,10 @@ impl RotationShortcut for () {
 /// The upsert of `rows` users in one statement: a new `(app_id, external_id)` is inserted,
 /// a known one updated when its email or first name changed; the id of every row written
 /// comes back. A new user's is the id sent, and the row is what was sent
-/// ([`Upsert::into_user`]); the caller of a known one reads the row it changed (rare: only
+/// ([`Upsert::inserted`]); the caller of a known one reads the row it changed (rare: only
 /// a profile change writes). Returning whole rows cost a SQLite sign-up more than its read
 /// (`bench/profile.sh sign-up`, `BENCHMARKS.md`).
+///
 /// Row `r` binds `$7r+1 ..= $7r+7`: new id, app, external id, email, first name, now (as
 /// `created_at`), now (as `updated_at`): each parameter once, in order, so that SQLite's text
 /// can take `?` placeholders ([`crate::store::grouped::Dialect`]).
