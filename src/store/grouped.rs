@@ -17,7 +17,9 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
+use sqlx::pool::PoolConnection;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::sql::store_error;
@@ -116,14 +118,94 @@ pub(crate) trait Batch: Send + Sync + 'static {
     type Job: Send + 'static;
     /// The call's answer.
     type Output: Send + 'static;
+    /// The pool's database.
+    type Db: sqlx::Database;
     /// A name for the error when the lanes are gone.
     const WHAT: &'static str;
 
     /// Whether two jobs may not share a group (two upserts of one user).
     fn clash(a: &Self::Job, b: &Self::Job) -> bool;
 
-    /// Sends `group` and answers each job.
-    fn send(&self, group: Vec<Queued<Self>>) -> impl Future<Output = ()> + Send;
+    /// Sends `group` on the lane's connection (`held`) and answers each job.
+    fn send(
+        &self,
+        group: Vec<Queued<Self>>,
+        held: &mut Held<Self::Db>,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// The database of a pool (for the batches, which are written for a pool type).
+pub(crate) trait Pooled {
+    /// `DB` of `Pool<DB>`.
+    type Db: sqlx::Database;
+}
+
+impl<DB: sqlx::Database> Pooled for sqlx::Pool<DB> {
+    type Db = DB;
+}
+
+/// How many groups a lane sends on one kept connection before it gives it back: the pool's
+/// own upkeep (a connection's maximum lifetime) then still reaches it.
+const KEEP_GROUPS: u32 = 1024;
+
+/// How long a lane keeps its connection while no job comes.
+const KEEP_IDLE: Duration = Duration::from_millis(5);
+
+/// The connection a lane keeps from one group to the next while jobs keep coming and the
+/// pool has connections to spare: one acquisition, and so one of the pings that sqlx 0.8
+/// sends on every connection given back to its pool (it cannot be switched off), serves
+/// many groups instead of one each. A connection whose statement failed is given back (the
+/// pool's ping then finds out whether it still works); so is one kept [`KEEP_IDLE`] without
+/// a job, or after [`KEEP_GROUPS`] groups, or when the pool has none to spare (another
+/// caller may be waiting for one).
+pub(crate) struct Held<DB: sqlx::Database> {
+    conn: Option<PoolConnection<DB>>,
+    /// Groups sent on the connection since it was taken from the pool.
+    groups: u32,
+}
+
+impl<DB: sqlx::Database> Default for Held<DB> {
+    fn default() -> Self {
+        Held {
+            conn: None,
+            groups: 0,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> Held<DB> {
+    /// The connection for the next group: the kept one, or one taken from `pool`.
+    pub(crate) async fn connection(
+        &mut self,
+        pool: &sqlx::Pool<DB>,
+    ) -> Result<PoolConnection<DB>, sqlx::Error> {
+        match self.conn.take() {
+            Some(conn) => Ok(conn),
+            None => {
+                self.groups = 0;
+                pool.acquire().await
+            }
+        }
+    }
+
+    /// Takes `conn` back after a group: kept for the next one if its statement `succeeded`
+    /// and `pool` has a connection to spare, given back to `pool` otherwise.
+    pub(crate) fn done(&mut self, pool: &sqlx::Pool<DB>, conn: PoolConnection<DB>, succeeded: bool) {
+        self.groups += 1;
+        let spare = pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections();
+        if succeeded && spare && self.groups < KEEP_GROUPS {
+            self.conn = Some(conn);
+        }
+    }
+
+    fn is_kept(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Gives the kept connection back to its pool.
+    fn release(&mut self) {
+        self.conn = None;
+    }
 }
 
 /// A job and where its answer goes.
@@ -194,27 +276,54 @@ impl<B: Batch> Grouped<B> {
 }
 
 /// One lane: takes what has queued (at most [`MAX_GROUP`], no two clashing jobs: the second
-/// waits for this lane's next group), sends it, answers; until the store is dropped. One
-/// lane at a time waits on the queue; the others send their groups meanwhile.
+/// waits for this lane's next group), sends it on its connection ([`Held`]), answers; until
+/// the store is dropped. One lane at a time waits on the queue; the others send their
+/// groups meanwhile.
 async fn lane<B: Batch>(batch: Arc<B>, jobs: Arc<Mutex<mpsc::UnboundedReceiver<Queued<B>>>>) {
     let mut waiting: VecDeque<Queued<B>> = VecDeque::new();
+    let mut held = Held::<B::Db>::default();
     loop {
         // A lane with jobs of its own left over (clashing ones) does not wait for the queue:
         // the lane that holds it may wait for a job that only their answers would bring.
         if waiting.is_empty() {
-            let mut jobs = jobs.lock().await;
-            match jobs.recv().await {
-                Some(job) => waiting.push_back(job),
-                None => return,
+            let open = if held.is_kept() {
+                match tokio::time::timeout(KEEP_IDLE, wait_for_jobs(&jobs, &mut waiting)).await {
+                    Ok(open) => open,
+                    Err(_) => {
+                        held.release();
+                        wait_for_jobs(&jobs, &mut waiting).await
+                    }
+                }
+            } else {
+                wait_for_jobs(&jobs, &mut waiting).await
+            };
+            if !open {
+                return;
             }
-            take_queued(&mut jobs, &mut waiting);
         } else if let Ok(mut jobs) = jobs.try_lock() {
             take_queued(&mut jobs, &mut waiting);
         }
         let group = next_group::<B>(&mut waiting);
         if !group.is_empty() {
-            batch.send(group).await;
+            batch.send(group, &mut held).await;
         }
+    }
+}
+
+/// Waits for the next job, then takes what else has queued, into `waiting`; false when the
+/// store is gone. Cancelled (a kept connection's wait timed out), it has taken nothing.
+async fn wait_for_jobs<T>(
+    jobs: &Mutex<mpsc::UnboundedReceiver<T>>,
+    waiting: &mut VecDeque<T>,
+) -> bool {
+    let mut jobs = jobs.lock().await;
+    match jobs.recv().await {
+        Some(job) => {
+            waiting.push_back(job);
+            take_queued(&mut jobs, waiting);
+            true
+        }
+        None => false,
     }
 }
 
@@ -343,11 +452,15 @@ macro_rules! grouped_statements {
     };
     // Sends `group` with `this.run`; if its statement failed, each job alone, so that one
     // row's error is that row's only. `answer` answers the jobs, or gives them back.
-    (@send $this:expr, $group:ident, $run:ident, $answer:expr) => {
-        let done = $this.$run(&$group).await;
+    // A job whose caller gave up meanwhile is not sent again.
+    (@send $this:expr, $group:ident, $held:ident, $run:ident, $answer:expr) => {
+        let done = $this.$run(&$group, $held).await;
         if let Some(group) = $answer($group, done) {
             for queued in group {
-                let done = $this.$run(std::slice::from_ref(&queued)).await;
+                if queued.answer.is_closed() {
+                    continue;
+                }
+                let done = $this.$run(std::slice::from_ref(&queued), $held).await;
                 $answer(vec![queued], done);
             }
         }
@@ -360,6 +473,18 @@ macro_rules! grouped_statements {
             async fn insert(
                 &self,
                 group: &[crate::store::grouped::Queued<Self>],
+                held: &mut crate::store::grouped::Held<<$Pool as crate::store::grouped::Pooled>::Db>,
+            ) -> Result<(), sqlx::Error> {
+                let mut conn = held.connection(&self.0).await?;
+                let done = self.insert_on(group, &mut conn).await;
+                held.done(&self.0, conn, done.is_ok());
+                done
+            }
+
+            async fn insert_on(
+                &self,
+                group: &[crate::store::grouped::Queued<Self>],
+                conn: &mut sqlx::pool::PoolConnection<<$Pool as crate::store::grouped::Pooled>::Db>,
             ) -> Result<(), sqlx::Error> {
                 use crate::store::grouped::{Binds, Dialect as _, bind_sessions};
                 let rows = group.len();
@@ -371,9 +496,9 @@ macro_rules! grouped_statements {
                     let sql = TEXTS.get(rows);
                     let query = bind_sessions(sqlx::query(&sql), group, Binds::Sessions);
                     let query = bind_sessions(query, group, Binds::Tokens);
-                    return query.execute(&self.0).await.map(|_| ());
+                    return query.execute(&mut **conn).await.map(|_| ());
                 }
-                let mut tx = self.0.begin().await?;
+                let mut tx = sqlx::Connection::begin(&mut **conn).await?;
                 static PAIRS: crate::store::grouped::Texts<(String, String)> =
                     crate::store::grouped::Texts::new(|rows| {
                         let (sessions, tokens) = crate::store::grouped::sessions_then_tokens_sql(rows);
@@ -394,14 +519,20 @@ macro_rules! grouped_statements {
         impl crate::store::grouped::Batch for crate::store::grouped::SessionInserts<$Pool> {
             type Job = crate::store::sql_stores::NewSession;
             type Output = ();
+            type Db = <$Pool as crate::store::grouped::Pooled>::Db;
             const WHAT: &'static str = "session writer";
 
             fn clash(a: &Self::Job, b: &Self::Job) -> bool {
                 a.session.id == b.session.id
             }
 
-            async fn send(&self, group: Vec<crate::store::grouped::Queued<Self>>) {
-                grouped_statements!(@send self, group, insert, crate::store::grouped::answer_done);
+            async fn send(
+                &self,
+                group: Vec<crate::store::grouped::Queued<Self>>,
+                held: &mut crate::store::grouped::Held<Self::Db>,
+            ) {
+                grouped_statements!(@send self, group, held, insert,
+                    crate::store::grouped::answer_done);
             }
         }
     };
@@ -418,27 +549,36 @@ macro_rules! grouped_statements {
             async fn fetch(
                 &self,
                 group: &[crate::store::grouped::Queued<Self>],
+                held: &mut crate::store::grouped::Held<<$Pool as crate::store::grouped::Pooled>::Db>,
             ) -> Result<Vec<$Fetched>, sqlx::Error> {
                 use crate::store::grouped::Dialect as _;
                 static TEXTS: crate::store::grouped::Texts<String> =
                     crate::store::grouped::Texts::new(|rows| <$Pool>::text($sql(rows)));
                 let sql = TEXTS.get(group.len());
                 let ($query, $group) = ($make(&sql), group);
-                $bind.fetch_all(&self.0).await
+                let mut conn = held.connection(&self.0).await?;
+                let fetched = $bind.fetch_all(&mut *conn).await;
+                held.done(&self.0, conn, fetched.is_ok());
+                fetched
             }
         }
 
         impl crate::store::grouped::Batch for crate::store::grouped::$Batch<$Pool> {
             type Job = $Job;
             type Output = $Output;
+            type Db = <$Pool as crate::store::grouped::Pooled>::Db;
             const WHAT: &'static str = $what;
 
             fn clash($a: &Self::Job, $b: &Self::Job) -> bool {
                 $clash
             }
 
-            async fn send(&self, group: Vec<crate::store::grouped::Queued<Self>>) {
-                grouped_statements!(@send self, group, fetch, $answer);
+            async fn send(
+                &self,
+                group: Vec<crate::store::grouped::Queued<Self>>,
+                held: &mut crate::store::grouped::Held<Self::Db>,
+            ) {
+                grouped_statements!(@send self, group, held, fetch, $answer);
             }
         }
     };
@@ -772,7 +912,11 @@ pub(crate) fn rotate_current_sql(rows: usize) -> String {
 #[cfg(feature = "postgres")]
 impl Rotations<sqlx::PgPool> {
     /// The rows of `group`'s statement.
-    async fn fetch(&self, group: &[Queued<Self>]) -> Result<Vec<RotationRow>, sqlx::Error> {
+    async fn fetch(
+        &self,
+        group: &[Queued<Self>],
+        held: &mut Held<sqlx::Postgres>,
+    ) -> Result<Vec<RotationRow>, sqlx::Error> {
         static TEXTS: Texts<String> = Texts::new(rotate_current_sql);
         let sql = TEXTS.get(group.len());
         let mut query = sqlx::query_as(&sql);
@@ -783,7 +927,10 @@ impl Rotations<sqlx::PgPool> {
                 .bind(&job.next.as_bytes()[..])
                 .bind(job.now);
         }
-        query.fetch_all(&self.0).await
+        let mut conn = held.connection(&self.0).await?;
+        let fetched = query.fetch_all(&mut *conn).await;
+        held.done(&self.0, conn, fetched.is_ok());
+        fetched
     }
 }
 
@@ -791,14 +938,15 @@ impl Rotations<sqlx::PgPool> {
 impl Batch for Rotations<sqlx::PgPool> {
     type Job = CurrentRotation;
     type Output = Option<RotatedRow>;
+    type Db = sqlx::Postgres;
     const WHAT: &'static str = "refresh-token rotator";
 
     fn clash(a: &Self::Job, b: &Self::Job) -> bool {
         a.presented == b.presented || a.next == b.next
     }
 
-    async fn send(&self, group: Vec<Queued<Self>>) {
-        grouped_statements!(@send self, group, fetch, answer_rotations);
+    async fn send(&self, group: Vec<Queued<Self>>, held: &mut Held<Self::Db>) {
+        grouped_statements!(@send self, group, held, fetch, answer_rotations);
     }
 }
 
