@@ -190,7 +190,12 @@ impl<DB: sqlx::Database> Held<DB> {
 
     /// Takes `conn` back after a group: kept for the next one if its statement `succeeded`
     /// and `pool` has a connection to spare, given back to `pool` otherwise.
-    pub(crate) fn done(&mut self, pool: &sqlx::Pool<DB>, conn: PoolConnection<DB>, succeeded: bool) {
+    pub(crate) fn done(
+        &mut self,
+        pool: &sqlx::Pool<DB>,
+        conn: PoolConnection<DB>,
+        succeeded: bool,
+    ) {
         self.groups += 1;
         let spare = pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections();
         if succeeded && spare && self.groups < KEEP_GROUPS {
