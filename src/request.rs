@@ -1,10 +1,15 @@
 //! Reading a request's HTTP: the bearer key, the content type, the accepted answer and the
 //! size-limited body ([`crate::bodies`] reads the fields of the body).
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http_body::Body;
+use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::{ApiKey, BoxError, Error};
@@ -59,15 +64,26 @@ pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
 
 /// Reads the whole body, refusing (413) as soon as it is known to be over `limit` bytes:
 /// from `Content-Length` before reading, or while reading however it is framed.
-pub(crate) async fn read_limited<B>(
-    headers: &HeaderMap,
-    body: B,
-    limit: usize,
-) -> Result<Bytes, Error>
+pub(crate) fn read_limited<B>(headers: &HeaderMap, body: B, limit: usize) -> ReadBody<B>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
+    match fits(headers, &body, limit) {
+        // http-body-util's reader: a hand-written one saved about 1 % of a sign-in
+        // (`cargo bench --bench ratios --features fuzzing`, BENCHMARKS.md), not worth its code.
+        Ok(()) => ReadBody::Reading {
+            collect: Limited::new(body, limit).collect(),
+        },
+        Err(refused) => ReadBody::Refused {
+            refused: Some(refused),
+        },
+    }
+}
+
+/// 413 when the body is known before reading to be over `limit` bytes: its `Content-Length`
+/// (400 when that is not a number) or its size hint.
+fn fits<B: Body>(headers: &HeaderMap, body: &B, limit: usize) -> Result<(), Error> {
     if let Some(length) = headers.get(CONTENT_LENGTH) {
         let declared = length
             .to_str()
@@ -81,28 +97,65 @@ where
     if body.size_hint().lower() > limit as u64 {
         return Err(Error::PayloadTooLarge);
     }
-    // http-body-util's reader: a hand-written one saved about 1 % of a sign-in
-    // (`cargo bench --bench ratios --features fuzzing`, BENCHMARKS.md), not worth its code.
-    let collected = Limited::new(body, limit).collect().await.map_err(|e| {
-        if e.is::<LengthLimitError>() {
-            Error::PayloadTooLarge
-        } else {
-            Error::Malformed(format!("could not read body: {e}"))
-        }
-    })?;
-    Ok(collected.to_bytes())
+    Ok(())
 }
 
 /// `Content-Type` (415), then size (413): the body of a JSON endpoint.
-pub(crate) async fn read_json<B>(headers: &HeaderMap, body: B, limit: usize) -> Result<Bytes, Error>
+pub(crate) fn read_json<B>(headers: &HeaderMap, body: B, limit: usize) -> ReadBody<B>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
     if !is_json(headers) {
-        return Err(Error::UnsupportedMediaType);
+        return ReadBody::Refused {
+            refused: Some(Error::UnsupportedMediaType),
+        };
     }
-    read_limited(headers, body, limit).await
+    read_limited(headers, body, limit)
+}
+
+pin_project_lite::pin_project! {
+    /// A request's body read whole, or why it is refused: the future of [`read_limited`] and
+    /// [`read_json`], made before it is first polled. As `async fn`s they kept the body they
+    /// were given beside each future it moved into: five copies of it in the sign-in's
+    /// future (1,264 bytes with the reference servers' body, past the 1,032 that glibc's
+    /// per-thread cache serves; `-Zprint-type-sizes`), two now.
+    #[project = ReadBodyProj]
+    pub(crate) enum ReadBody<B>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        /// Reading, up to the limit.
+        Reading { #[pin] collect: Collect<Limited<B>> },
+        /// Refused before reading (taken when answered).
+        Refused { refused: Option<Error> },
+    }
+}
+
+impl<B> Future for ReadBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Output = Result<Bytes, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ReadBodyProj::Reading { collect } => collect.poll(cx).map(|read| {
+                read.map(|collected| collected.to_bytes()).map_err(|e| {
+                    if e.is::<LengthLimitError>() {
+                        Error::PayloadTooLarge
+                    } else {
+                        Error::Malformed(format!("could not read body: {e}"))
+                    }
+                })
+            }),
+            ReadBodyProj::Refused { refused } => Poll::Ready(Err(refused
+                .take()
+                .unwrap_or_else(|| Error::Internal("a body read polled after it ended".into())))),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -277,14 +277,15 @@ pin_project_lite::pin_project! {
     /// reading, such as a slow store at the key check, is not the client's). Past that, instead
     /// of the next frame, it cuts the connection off through its [`Control`] and stays
     /// pending: the service never answers a request it did not receive. A body that is there
-    /// when read (most are, sent with their head) never starts a timer.
+    /// when read (most are, sent with their head) never starts a timer, so the timer is boxed
+    /// when it starts: a `Sleep` in place made the body 160 bytes, and the handlers' futures
+    /// hold the body.
     #[derive(Debug)]
     pub(crate) struct TimedBody {
         #[pin]
         inner: Incoming,
         timeout: Duration,
-        #[pin]
-        timer: Option<Sleep>,
+        timer: Option<Pin<Box<Sleep>>>,
         control: Arc<Control>,
     }
 }
@@ -308,15 +309,14 @@ impl Body for TimedBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let mut this = self.project();
+        let this = self.project();
         if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
             return Poll::Ready(frame);
         }
-        if this.timer.is_none() {
-            this.timer.set(Some(tokio::time::sleep(*this.timeout)));
-        }
-        let timer = this.timer.as_pin_mut().expect("set above");
-        if timer.poll(cx).is_ready() {
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(*this.timeout)));
+        if timer.as_mut().poll(cx).is_ready() {
             this.control.cut();
         }
         Poll::Pending
