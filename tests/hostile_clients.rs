@@ -166,6 +166,91 @@ async fn a_stalled_request_head_is_cut_off_within_the_header_timeout() {
     }
 }
 
+/// Reads one answer (head and `Content-Length` body) from a kept-alive connection; returns
+/// its status line.
+async fn read_answer(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf))
+            .await
+            .expect("an answer within 3 s")
+            .unwrap();
+        assert!(n > 0, "closed before a whole answer: {received:?}");
+        received.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&received).into_owned();
+        let Some(end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let length: usize = text[..end]
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .expect("a content-length")
+            .parse()
+            .unwrap();
+        if received.len() >= end + 4 + length {
+            assert_eq!(received.len(), end + 4 + length, "one answer at a time");
+            return text.lines().next().unwrap().to_owned();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_lives_while_it_asks_and_closes_when_idle() {
+    for name in SERVERS {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(name, dir.path(), &[("TCX_HEADER_READ_TIMEOUT", "2")]);
+        let request = format!("{}{GUIDE_BODY}", guide_head(server.addr, GUIDE_BODY.len()));
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        // A request every 1.2 s for 6 s: past the timeout in all, never within one.
+        for _ in 0..5 {
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let status = read_answer(&mut stream).await;
+            assert_eq!(status, "HTTP/1.1 200 OK", "{name}");
+            tokio::time::sleep(Duration::from_millis(1200)).await;
+        }
+        // Then nothing: closed between the timeout and a quarter more after the last answer
+        // (1.2 s of which have passed).
+        let (elapsed, received) = read_until_closed(stream, Duration::from_secs(6)).await;
+        let since_answer = elapsed + Duration::from_millis(1200);
+        eprintln!("{name}: idle kept-alive connection closed {since_answer:?} after its answer");
+        assert!(
+            since_answer >= Duration::from_millis(1900) && since_answer <= Duration::from_secs(4),
+            "{name}: closed {since_answer:?} after the answer, expected 2-2.5 s"
+        );
+        assert!(received.is_empty(), "{name}: {received:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_in_flight_longer_than_the_header_timeout_is_answered() {
+    // The header timeout counts time without a request: a body that takes longer than it
+    // (within the body timeout) is read and answered.
+    for name in SERVERS {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(
+            name,
+            dir.path(),
+            &[
+                ("TCX_HEADER_READ_TIMEOUT", "1"),
+                ("TCX_BODY_READ_TIMEOUT", "5"),
+            ],
+        );
+        let mut stream = connect_and_send(
+            server.addr,
+            guide_head(server.addr, GUIDE_BODY.len()).as_bytes(),
+        )
+        .await;
+        let (first, rest) = GUIDE_BODY.split_at(GUIDE_BODY.len() / 2);
+        for piece in [first, rest] {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            stream.write_all(piece.as_bytes()).await.unwrap();
+        }
+        let status = read_answer(&mut stream).await;
+        assert_eq!(status, "HTTP/1.1 200 OK", "{name}");
+    }
+}
+
 #[tokio::test]
 async fn a_sign_in_answers_within_a_second_beside_500_idle_and_slow_connections() {
     for name in SERVERS {

@@ -15,7 +15,7 @@ use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use techcentrix_auth::events::TracingEvents;
 use techcentrix_auth::token::Claims;
 use techcentrix_auth::{AuthBody, BoxError, Error, TechCentrixAuth};
@@ -31,7 +31,7 @@ mod log;
 mod log_clock;
 mod log_format;
 
-use connections::{Connections, Control, Ended};
+use connections::{Answering, Connections, Control, Ended};
 
 use env::EnvConfig;
 
@@ -186,8 +186,8 @@ pub(crate) async fn start() -> Result<(TechCentrixAuth, Listener), ExitCode> {
 ///
 /// Against hostile clients:
 /// - a connection that has not sent a whole request head within `TCX_HEADER_READ_TIMEOUT`
-///   (from its start, or from the end of the previous response when kept alive) is closed
-///   (hyper's header-read timeout);
+///   (from its start, or from the end of the previous answer when kept alive) is closed, at
+///   most a quarter of the timeout later (its watchdog: `connections`);
 /// - a request whose body is not whole within `TCX_BODY_READ_TIMEOUT` of when the service
 ///   starts waiting for it has its connection closed without an answer ([`TimedBody`]);
 /// - at most `TCX_MAX_CONNECTIONS` connections are served at once: at the cap the loop stops
@@ -204,10 +204,8 @@ where
 {
     let (tcp, limits) = listener.into_parts();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+    // No timer for hyper: the connections' watchdog keeps the header-read timeout.
+    let builder = http1::Builder::new();
     let connections = Arc::new(Connections::default());
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -235,16 +233,23 @@ where
             let service = service.clone();
             let timeout = limits.body_read_timeout;
             hyper::service::service_fn(move |request: Request<Incoming>| {
+                let in_flight = control.request();
                 let request = request.map(|body| TimedBody::new(body, timeout, control.clone()));
-                service.clone().oneshot(request)
+                Answering::new(in_flight, service.clone().oneshot(request))
             })
         };
-        let connection = opened.run(builder.serve_connection(TokioIo::new(stream), hyper_service));
+        let connection = opened.run(
+            builder.serve_connection(TokioIo::new(stream), hyper_service),
+            limits.header_read_timeout,
+        );
         tokio::spawn(async move {
             let _slot = slot;
             match connection.await {
                 Ended::CutOff => {
                     tracing::debug!(%peer, "request body not received in time; connection closed");
+                }
+                Ended::Idle => {
+                    tracing::debug!(%peer, "no request head in time; connection closed");
                 }
                 Ended::Closed(Err(err)) => {
                     tracing::debug!(%peer, error = %err, "connection error");
