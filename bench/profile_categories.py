@@ -20,6 +20,9 @@ from collections import Counter
 # Our parts of a request, (part, regex over a frame's symbol), in the order a sample is
 # claimed: a sample whose stack names one of these anywhere is that part's.
 PARTS = [
+    # First: sqlx runs a statement inside `tracing::Instrumented` (the caller's span), which
+    # the log part would otherwise claim.
+    ("database clients (sqlx, redis-rs)", r"sqlx_(core|postgres|sqlite)::|(^|<)redis::"),
     ("log lines and spans", r"tracing_subscriber|tracing_core|tracing::|BatchedStderr|log_writer"),
     ("JWT verify (HS512, header, claims)", r"token::verify|verify_view|verify_hmac"),
     ("JWT issue (HS512, claims, base64)", r"issue_into|sign_into|token::keys"),
