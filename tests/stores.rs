@@ -1601,6 +1601,62 @@ async fn sqlite_a_cancelled_rotation_leaves_no_open_transaction_behind() {
     .await;
 }
 
+/// A SQLite user store skips the read before a sign-up when it has never seen the user (its
+/// filter of stored users). Users another store signed up on the same file since are still
+/// signed in, not up: the upsert finds them and the store answers what is stored, with the
+/// profile the call brought.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_users_another_store_signed_up_are_signed_in() {
+    use techcentrix_auth::store::UserCount;
+    use techcentrix_auth::store::sqlite::{self, SqliteUserStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.db");
+    let one = SqliteUserStore::new(sqlite::open(&path).await.unwrap());
+    let other = SqliteUserStore::new(sqlite::open(&path).await.unwrap());
+    let app = AppId::new("acme");
+    // `one` has loaded the (empty) file's users well before `other` signs anyone up.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        let p = profile(&format!("shared-{n}"), &format!("shared-{n}@example.com"));
+        match other.upsert_external(&app, &p).await.unwrap() {
+            Upserted::SignedUp(user) => ids.push(user.id),
+            signed_in => panic!("a new user signed in: {signed_in:?}"),
+        }
+    }
+    for (n, id) in ids.iter().enumerate() {
+        // Half unchanged, half with a new email.
+        let email = match n % 2 {
+            0 => format!("shared-{n}@example.com"),
+            _ => format!("changed-{n}@example.com"),
+        };
+        let p = profile(&format!("shared-{n}"), &email);
+        match one.upsert_external(&app, &p).await.unwrap() {
+            Upserted::SignedIn(user) => {
+                assert_eq!(&user.id, id, "user {n}");
+                assert_eq!(user.email, email, "user {n}");
+            }
+            signed_up => panic!("user {n} signed up twice: {signed_up:?}"),
+        }
+    }
+    assert_eq!(one.count_users(Some(&app)).await.unwrap(), 40);
+    // And a user new to both is signed up once, whichever store sees it first.
+    let fresh = profile("fresh", "fresh@example.com");
+    assert!(matches!(
+        one.upsert_external(&app, &fresh).await.unwrap(),
+        Upserted::SignedUp(_)
+    ));
+    assert!(matches!(
+        other.upsert_external(&app, &fresh).await.unwrap(),
+        Upserted::SignedIn(_)
+    ));
+    assert!(matches!(
+        one.upsert_external(&app, &fresh).await.unwrap(),
+        Upserted::SignedIn(_)
+    ));
+}
+
 /// The grouped calls' lanes keep a connection from one group to the next only while the
 /// pool has one to spare, and give it back soon after their jobs stop. On a pool of two
 /// connections, under a steady stream of sign-ins (grouped reads, four lanes that always

@@ -25,6 +25,8 @@ use crate::{ApiKey, AppId, Jti, KeyDigest, KeyId, SessionId, StoreError, UserId}
 mod cache;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod grouped;
+#[cfg(feature = "sqlite")]
+mod known_users;
 mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;

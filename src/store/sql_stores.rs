@@ -55,6 +55,13 @@ pub(crate) enum Found {
 pub(crate) trait UserShortcuts: Clone + std::fmt::Debug + Send + Sync + 'static {
     fn read(&self, query: UserQuery<'_>) -> Option<Found>;
     fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert>;
+    /// Whether the user may be stored: `false` lets a sign-up write without reading first
+    /// (the upsert is right either way). `true` where the backend keeps no record.
+    fn may_be_stored(&self, _app: &AppId, _external_id: &str) -> bool {
+        true
+    }
+    /// Notes a user now stored (for [`may_be_stored`](Self::may_be_stored)).
+    fn stored(&self, _app: &AppId, _external_id: &str) {}
 }
 
 /// A session to create, with its first refresh token's digest.
@@ -258,7 +265,10 @@ macro_rules! sql_stores {
         #[async_trait]
         impl UserStore for $Users {
             async fn upsert_external(&self, app: &AppId, profile: &ExternalProfile) -> Result<Upserted, StoreError> {
-                if let Some(user) = self.by_external(app, &profile.external_id).await?
+                // Read first (a sign-in of an unchanged profile writes nothing), unless the
+                // user was never seen: then the upsert alone decides.
+                if self.shortcuts.may_be_stored(app, &profile.external_id)
+                    && let Some(user) = self.by_external(app, &profile.external_id).await?
                     && user.has_profile(profile)
                 {
                     return Ok(Upserted::SignedIn(user));
@@ -280,16 +290,19 @@ macro_rules! sql_stores {
                         upsert.inserted(&ids)
                     }
                 };
-                match inserted {
-                    Some(user) => Ok(Upserted::SignedUp(user)),
-                    // A known user: this call changed the profile, or someone else stored
-                    // the same one in between. Either way, what is stored now.
+                let upserted = match inserted {
+                    Some(user) => Upserted::SignedUp(user),
+                    // A known user: this call changed the profile, someone else stored the
+                    // same one in between, or it was stored before this store saw it. Either
+                    // way, what is stored now.
                     None => self
                         .by_external(app, &profile.external_id)
                         .await?
                         .map(Upserted::SignedIn)
-                        .ok_or_else(|| StoreError::other("user vanished during upsert")),
-                }
+                        .ok_or_else(|| StoreError::other("user vanished during upsert"))?,
+                };
+                self.shortcuts.stored(app, &profile.external_id);
+                Ok(upserted)
             }
 
             async fn find(&self, id: &UserId) -> Result<Option<User>, StoreError> {

@@ -12,7 +12,13 @@
 //!
 //! Concurrent sign-ups ([`UserStore::upsert_external`](crate::store::UserStore)) are written
 //! in groups, one statement and one commit each, by a task the user store starts on its
-//! first sign-up; each call returns once its group is committed.
+//! first sign-up; each call returns once its group is committed. A sign-in reads the user
+//! first and writes nothing when the profile is unchanged; a sign-up of a user the store has
+//! never seen skips that read: the store keeps a Bloom filter of the stored
+//! `(app, external id)` pairs (2 MiB for up to about 1.5 million users, more when the file
+//! holds more at start; loaded by a thread of its own when the store is made, every sign-up
+//! reading first until then). A user another process signed up is still signed in, never
+//! twice: the upsert finds the row.
 //!
 //! Expired ledger entries and sessions are deleted by housekeeping, never inside a request:
 //! [`ReplayLedger::purge_expired`](crate::store::ReplayLedger::purge_expired) and
@@ -34,17 +40,20 @@
 //! ```
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use super::grouped::{Grouped, Upserts, grouped_statements};
+use super::known_users::KnownUsers;
 use super::sql::{apply_migrations, store_error};
 use super::sql_stores::{Found, Upsert, UserQuery, UserShortcuts, Written};
-use crate::StoreError;
+use crate::{AppId, StoreError};
 
 mod checkpoints;
+mod known;
 mod readers;
 mod stores;
 
@@ -54,23 +63,28 @@ grouped_statements!(@SessionInserts SqlitePool, one_statement: false);
 pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore};
 
 /// The user store's paths beside the pool: reads on the calling thread, sign-ups written
-/// in groups; and the file's checkpoints, off the write path, while the store lives.
+/// in groups, the users it has seen (so that a new user's sign-up need not read first); and
+/// the file's checkpoints, off the write path, while the store lives.
 #[derive(Clone, Debug)]
 struct Shortcuts {
     readers: readers::InlineReaders,
     upserts: Grouped<Upserts<SqlitePool>>,
-    _checkpoints: Option<std::sync::Arc<checkpoints::Checkpoints>>,
+    known: Option<Arc<KnownUsers>>,
+    _checkpoints: Option<Arc<checkpoints::Checkpoints>>,
 }
 
 impl Shortcuts {
     fn for_pool(pool: &SqlitePool) -> Self {
+        let file = readers::database_file(pool);
         Shortcuts {
             readers: readers::InlineReaders::for_pool(pool),
             // One lane: SQLite has one writer.
             upserts: Grouped::new(Upserts(pool.clone()), 1),
-            _checkpoints: readers::database_file(pool)
-                .and_then(|path| checkpoints::Checkpoints::start(&path))
-                .map(std::sync::Arc::new),
+            known: file.as_deref().and_then(known::start),
+            _checkpoints: file
+                .as_deref()
+                .and_then(checkpoints::Checkpoints::start)
+                .map(Arc::new),
         }
     }
 }
@@ -78,6 +92,18 @@ impl Shortcuts {
 impl UserShortcuts for Shortcuts {
     fn read(&self, query: UserQuery<'_>) -> Option<Found> {
         self.readers.read(query).map(Found::Now)
+    }
+
+    fn may_be_stored(&self, app: &AppId, external_id: &str) -> bool {
+        self.known
+            .as_ref()
+            .is_none_or(|known| known.may_contain(app.as_str(), external_id))
+    }
+
+    fn stored(&self, app: &AppId, external_id: &str) {
+        if let Some(known) = &self.known {
+            known.insert(app.as_str(), external_id);
+        }
     }
 
     fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert> {
