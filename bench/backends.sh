@@ -75,7 +75,7 @@ backends_body() {
   need_wrk
   if [ -z "${BIN:-}" ]; then
     cargo build --release --features full --examples >&2
-    BIN=${CARGO_TARGET_DIR:-target}/release/examples
+    BIN=$EXAMPLES
   fi
   if [ -z "${BARE_BIN:-}" ]; then
     BARE_BIN=$(cargo build --release --features full --bench bare_clients --message-format=json \

@@ -2,6 +2,9 @@
 # server as the README starts it, warming it up, minting oneTimeTokens for redemption runs,
 # and CPU readings from /proc.
 
+# Where `cargo build --release --examples` puts the servers (under CARGO_TARGET_DIR when set).
+EXAMPLES=${CARGO_TARGET_DIR:-target}/release/examples
+
 KEY=bench-key-0123456789abcdef0123456789abcdef
 SECRET=bench-secret-0123456789abcdef0123456789abcdef
 

@@ -29,7 +29,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 need_wrk
 cargo build --release --features full --example baseline >&2
 PIDS=() URLS=() NAMES=()
-serve "${CARGO_TARGET_DIR:-target}/release/examples/baseline" "$WORK"
+serve "$EXAMPLES/baseline" "$WORK"
 PIDS+=("$PID") URLS+=("$URL") NAMES+=(baseline)
 STORE=${STORE:-memory}
 for binary in "$@"; do

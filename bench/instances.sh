@@ -46,7 +46,7 @@ for n in $INSTANCES; do
   schema="tcx_inst_${TAG}_$n"
   pids=() urls=()
   for i in $(seq 1 "$n"); do
-    serve "${CARGO_TARGET_DIR:-target}/release/examples/axum" "$WORK" TCX_DATABASE_URL="$PG_URL" \
+    serve "$EXAMPLES/axum" "$WORK" TCX_DATABASE_URL="$PG_URL" \
       TCX_DATABASE_SCHEMA="$schema" TCX_REDIS_URL="$REDIS_URL" TCX_REDIS_PREFIX="tcx_inst_$TAG:"
     pids+=("$PID")
     url=$URL

@@ -36,7 +36,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 need_wrk
 cargo build --release --features full --examples >&2
-BIN=${CARGO_TARGET_DIR:-target}/release/examples
+BIN=$EXAMPLES
 CLK_TCK=$(getconf CLK_TCK)
 
 # start NAME [VAR=VALUE...]: starts an example on a free port; sets PID and URL. The server

@@ -33,7 +33,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 need_wrk
 cargo build --release --features full --example axum >&2
 
-serve "${CARGO_TARGET_DIR:-target}/release/examples/axum" "$WORK" TCX_DATABASE_URL=memory: \
+serve "$EXAMPLES/axum" "$WORK" TCX_DATABASE_URL=memory: \
   TCX_SESSION_TTL="$SESSION_TTL" TCX_ONE_TIME_TOKEN_TTL=10
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$PID/status"; }

@@ -28,7 +28,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 command -v perf >/dev/null || { echo "perf is needed (Debian: apt-get install linux-perf)" >&2; exit 1; }
 need_wrk
 cargo build --release --features full --examples >&2
-BIN=${CARGO_TARGET_DIR:-target}/release/examples
+BIN=$EXAMPLES
 
 case $SCENARIO in
   sign-in) server=axum users=repeat ;;
