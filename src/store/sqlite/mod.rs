@@ -77,14 +77,14 @@ impl Shortcuts {
     fn for_pool(pool: &SqlitePool) -> Self {
         let file = readers::database_file(pool);
         Shortcuts {
-            readers: readers::InlineReaders::for_pool(pool),
-            // One lane: SQLite has one writer.
-            upserts: Grouped::new(Upserts(pool.clone()), 1),
             known: file.as_deref().and_then(known::start),
             _checkpoints: file
                 .as_deref()
                 .and_then(checkpoints::Checkpoints::start)
                 .map(Arc::new),
+            readers: readers::InlineReaders::for_file(file),
+            // One lane: SQLite has one writer.
+            upserts: Grouped::new(Upserts(pool.clone()), 1),
         }
     }
 }

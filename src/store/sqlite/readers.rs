@@ -33,8 +33,9 @@ struct Readers {
 }
 
 impl InlineReaders {
-    pub(crate) fn for_pool(pool: &SqlitePool) -> Self {
-        InlineReaders(database_file(pool).map(|path| {
+    /// Readers of the database `file` (see [`database_file`]); none without one.
+    pub(crate) fn for_file(file: Option<PathBuf>) -> Self {
+        InlineReaders(file.map(|path| {
             Arc::new(Readers {
                 path,
                 idle: Mutex::default(),
