@@ -1657,6 +1657,60 @@ async fn sqlite_users_another_store_signed_up_are_signed_in() {
     ));
 }
 
+/// A SQLite sign-up is written on the calling thread, which never waits for SQLite's write
+/// lock: while another connection holds it, the sign-ups go to the pool, wait there, and
+/// are all written, once each, when the lock is let go.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sign_ups_while_another_writer_holds_the_lock_are_written_after_it() {
+    use techcentrix_auth::store::UserCount;
+    use techcentrix_auth::store::sqlite::{self, SqliteUserStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.db");
+    let users = Arc::new(SqliteUserStore::new(sqlite::open(&path).await.unwrap()));
+    let app = AppId::new("acme");
+    // One sign-up first: the store's writer is open and has written.
+    let first = profile("before", "before@example.com");
+    assert!(matches!(
+        users.upsert_external(&app, &first).await.unwrap(),
+        Upserted::SignedUp(_)
+    ));
+    let other = sqlite::open(&path).await.unwrap();
+    let mut held = other.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    sqlx::query("UPDATE tcx_users SET first_name = 'Held' WHERE external_id = 'before'")
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let sign_ups: Vec<_> = (0..20)
+        .map(|n| {
+            let (users, app) = (users.clone(), app.clone());
+            tokio::spawn(async move {
+                let p = profile(&format!("locked-{n}"), &format!("locked-{n}@example.com"));
+                users.upsert_external(&app, &p).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        sign_ups.iter().all(|s| !s.is_finished()),
+        "a sign-up finished while another connection held the write lock"
+    );
+    held.commit().await.unwrap();
+    for (n, sign_up) in sign_ups.into_iter().enumerate() {
+        match sign_up.await.unwrap() {
+            Ok(Upserted::SignedUp(user)) => assert_eq!(user.external_id, format!("locked-{n}")),
+            other => panic!("sign-up {n}: {other:?}"),
+        }
+    }
+    assert_eq!(users.count_users(Some(&app)).await.unwrap(), 21);
+    // The writer takes the lock again once it is free.
+    let after = profile("after", "after@example.com");
+    assert!(matches!(
+        users.upsert_external(&app, &after).await.unwrap(),
+        Upserted::SignedUp(_)
+    ));
+}
+
 /// The grouped calls' lanes keep a connection from one group to the next only while the
 /// pool has one to spare, and give it back soon after their jobs stop. On a pool of two
 /// connections, under a steady stream of sign-ins (grouped reads, four lanes that always

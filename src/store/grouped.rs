@@ -344,7 +344,7 @@ fn take_queued<T>(jobs: &mut mpsc::UnboundedReceiver<T>, waiting: &mut VecDeque<
 
 /// Takes from `waiting` the next group: in queue order, at most [`MAX_GROUP`], no clashing
 /// pair; jobs whose caller gave up (timed out, disconnected) are dropped unsent.
-fn next_group<B: Batch>(waiting: &mut VecDeque<Queued<B>>) -> Vec<Queued<B>> {
+pub(crate) fn next_group<B: Batch>(waiting: &mut VecDeque<Queued<B>>) -> Vec<Queued<B>> {
     let mut group: Vec<Queued<B>> = Vec::new();
     let mut later = VecDeque::new();
     while let Some(queued) = waiting.pop_front() {
@@ -363,7 +363,7 @@ fn next_group<B: Batch>(waiting: &mut VecDeque<Queued<B>>) -> Vec<Queued<B>> {
 }
 
 /// Answers every job of `group` with `err`.
-fn answer_all<B: Batch>(group: Vec<Queued<B>>, err: &StoreError) {
+pub(crate) fn answer_all<B: Batch>(group: Vec<Queued<B>>, err: &StoreError) {
     for queued in group {
         let _ = queued.answer.send(Err(err.for_another()));
     }

@@ -11,8 +11,9 @@
 //! README's "Durability" paragraph says what a loss can undo.
 //!
 //! Concurrent sign-ups ([`UserStore::upsert_external`](crate::store::UserStore)) are written
-//! in groups, one statement and one commit each, by a task the user store starts on its
-//! first sign-up; each call returns once its group is committed. A sign-in reads the user
+//! in groups, one statement and one commit each, by a thread the user store starts on a
+//! connection of its own (`tcx-sqlite-sign-ups`; through the pool for an in-memory
+//! database); each call returns once its group is committed. A sign-in reads the user
 //! first and writes nothing when the profile is unchanged; a sign-up of a user the store has
 //! never seen skips that read: the store keeps a Bloom filter of the stored
 //! `(app, external id)` pairs (2 MiB for up to about 1.5 million users, more when the file
@@ -56,6 +57,7 @@ mod checkpoints;
 mod known;
 mod readers;
 mod stores;
+mod writer;
 
 grouped_statements!(SqlitePool, sqlx::sqlite::SqliteRow: Upserts, Consumes);
 grouped_statements!(@SessionInserts SqlitePool, one_statement: false);
@@ -63,11 +65,13 @@ grouped_statements!(@SessionInserts SqlitePool, one_statement: false);
 pub use stores::{SqliteApiKeyStore, SqliteReplayLedger, SqliteSessionStore, SqliteUserStore};
 
 /// The user store's paths beside the pool: reads on the calling thread, sign-ups written
-/// in groups, the users it has seen (so that a new user's sign-up need not read first); and
-/// the file's checkpoints, off the write path, while the store lives.
+/// in groups by a thread of its own (through the pool, in groups too, for an in-memory
+/// database), the users it has seen (so that a new user's sign-up need not read first);
+/// and the file's checkpoints, off the write path, while the store lives.
 #[derive(Clone, Debug)]
 struct Shortcuts {
     readers: readers::InlineReaders,
+    writer: Option<Arc<writer::SignUpWriter>>,
     upserts: Grouped<Upserts<SqlitePool>>,
     known: Option<Arc<KnownUsers>>,
     _checkpoints: Option<Arc<checkpoints::Checkpoints>>,
@@ -81,6 +85,10 @@ impl Shortcuts {
             _checkpoints: file
                 .as_deref()
                 .and_then(checkpoints::Checkpoints::start)
+                .map(Arc::new),
+            writer: file
+                .as_deref()
+                .and_then(writer::SignUpWriter::start)
                 .map(Arc::new),
             readers: readers::InlineReaders::for_file(file),
             // One lane: SQLite has one writer.
@@ -107,7 +115,10 @@ impl UserShortcuts for Shortcuts {
     }
 
     fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert> {
-        self.upserts.call(upsert)
+        match &self.writer {
+            Some(writer) => Ok(writer.upsert(upsert)),
+            None => self.upserts.call(upsert),
+        }
     }
 }
 

@@ -74,9 +74,9 @@ impl Readers {
         let idle = lock(&self.idle).pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => self.open().map_err(read_error)?,
+            None => self.open().map_err(rusqlite_error)?,
         };
-        let result = read(&conn).map_err(read_error);
+        let result = read(&conn).map_err(rusqlite_error);
         let mut idle = lock(&self.idle);
         if idle.len() < IDLE {
             idle.push(conn);
@@ -87,7 +87,7 @@ impl Readers {
 
 /// The same outcomes as the pool's errors (`sql::store_error`): BUSY, LOCKED, IOERR, FULL
 /// and CANTOPEN are "unavailable".
-fn read_error(err: rusqlite::Error) -> StoreError {
+pub(super) fn rusqlite_error(err: rusqlite::Error) -> StoreError {
     match &err {
         rusqlite::Error::SqliteFailure(failure, _)
             if crate::store::sql::sqlite_is_transient(failure.extended_code) =>
