@@ -73,6 +73,7 @@ struct Shortcuts {
     readers: readers::InlineReaders,
     writer: Option<Arc<writer::SignUpWriter>>,
     upserts: Grouped<Upserts<SqlitePool>>,
+    pool: SqlitePool,
     known: Option<Arc<KnownUsers>>,
     _checkpoints: Option<Arc<checkpoints::Checkpoints>>,
 }
@@ -93,6 +94,7 @@ impl Shortcuts {
             readers: readers::InlineReaders::for_file(file),
             // One lane: SQLite has one writer.
             upserts: Grouped::new(Upserts(pool.clone()), 1),
+            pool: pool.clone(),
         }
     }
 }
@@ -116,8 +118,10 @@ impl UserShortcuts for Shortcuts {
 
     fn upsert(&self, upsert: Upsert) -> Result<Written, Upsert> {
         match &self.writer {
-            Some(writer) => Ok(writer.upsert(upsert)),
-            None => self.upserts.call(upsert),
+            // Once the host has closed the pool, the store writes nothing (the pool's path
+            // answers that the database is unavailable).
+            Some(writer) if !self.pool.is_closed() => Ok(writer.upsert(upsert)),
+            _ => self.upserts.call(upsert),
         }
     }
 }
